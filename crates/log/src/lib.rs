@@ -1,0 +1,1 @@
+//! The node's write-ahead log: checksummed segments, one group-commit writer thread, recovery.

@@ -1,0 +1,1 @@
+//! Replication: each partition as an openraft group, its log storage and state machine.

@@ -1,0 +1,1 @@
+//! The node: RESP and HTTP front ends, connections, routing to partitions, batching.
