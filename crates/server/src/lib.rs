@@ -1,1 +1,28 @@
-//! The node: RESP and HTTP front ends, connections, routing to partitions, batching.
+//! The weir node: RESP and HTTP front ends over partitioned, Raft-logged
+//! state.
+//!
+//! - [`node`]: startup (data folder, log, groups, listeners) and shutdown.
+//! - [`listener`] and [`connection`]: accepting clients and serving one
+//!   client's pipeline in order.
+//! - [`dispatch`]: auth, arity, CROSSSLOT, and routing to a partition.
+//! - [`partition`]: a partition's single writer and its group commit.
+//! - [`commands`]: commands the node answers itself.
+//! - [`http`], [`metrics`], [`info`], [`stats`]: observability.
+//! - [`config`], [`data_dir`], [`session`]: settings, on-disk layout, clients.
+
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod data_dir;
+pub mod dispatch;
+pub mod http;
+pub mod info;
+pub mod listener;
+pub mod metrics;
+pub mod node;
+pub mod partition;
+pub mod session;
+pub mod stats;
+
+pub use config::{FsyncPolicy, NodeConfig};
+pub use node::{start, Node, NodeError, Started};

@@ -1,6 +1,8 @@
 //! The `weir` binary: the only place that turns errors into exit codes
 //! (`anyhow` lives here and nowhere else).
 
+mod serve;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -13,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a node: RESP on --bind/--port, HTTP on --http, data in --dir.
+    Serve(serve::ServeArgs),
     /// Drive a load against weir or any other RESP server and report ART, T, L and TR.
     Bench(weir_bench::BenchArgs),
 }
@@ -20,8 +24,25 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            match serve::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bench(args) => run_bench(args),
     }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn run_bench(args: weir_bench::BenchArgs) -> ExitCode {

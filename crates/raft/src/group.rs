@@ -1,0 +1,115 @@
+//! Starting one partition's Raft group over the shared node log.
+
+use crate::log_store::LogStore;
+use crate::machine::{SharedMachine, StateMachineStore};
+use crate::network::NoTransport;
+use crate::snapshot_file::{SnapshotFile, SnapshotFileError};
+use crate::types::{NodeId, Raft};
+use crate::wal::RecoveredLog;
+use openraft::{BasicNode, Config, SnapshotPolicy};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use weir_log::Log;
+
+/// Heartbeats and elections only matter once a group has peers; these are
+/// openraft-typical values for a LAN.
+const HEARTBEAT_MS: u64 = 100;
+const ELECTION_MIN_MS: u64 = 300;
+const ELECTION_MAX_MS: u64 = 600;
+/// Entries per append-entries RPC (bounds a replication message).
+const MAX_PAYLOAD_ENTRIES: u64 = 256;
+
+#[derive(Clone, Debug)]
+pub struct GroupConfig {
+    pub node_id: NodeId,
+    /// The address peers use to reach this node (recorded in membership).
+    pub node_addr: String,
+    pub snapshot_dir: PathBuf,
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_every: u64,
+    /// Entries kept behind a snapshot so lagging members can catch up from
+    /// the log instead of a full snapshot.
+    pub keep_behind_snapshot: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotFileError),
+    #[error("invalid raft configuration: {0}")]
+    Config(String),
+    #[error("raft group of partition {partition} failed to start: {reason}")]
+    Start { partition: u32, reason: String },
+}
+
+/// A running partition group.
+pub struct Group {
+    pub partition: u32,
+    pub raft: Raft,
+    /// The applied state; the server reads through the same lock.
+    pub machine: SharedMachine,
+    pub applied_index: Arc<AtomicU64>,
+    pub snapshots_built: Arc<AtomicU64>,
+    /// The last log index found at startup: the group is ready once it has
+    /// applied this far (never serve a partial state).
+    pub recovered_index: u64,
+}
+
+pub async fn start_group(
+    partition: u32,
+    config: &GroupConfig,
+    log: Arc<Log>,
+    recovered: RecoveredLog,
+) -> Result<Group, GroupError> {
+    let raft_config = Config {
+        cluster_name: format!("weir-partition-{partition}"),
+        heartbeat_interval: HEARTBEAT_MS,
+        election_timeout_min: ELECTION_MIN_MS,
+        election_timeout_max: ELECTION_MAX_MS,
+        max_payload_entries: MAX_PAYLOAD_ENTRIES,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+        max_in_snapshot_log_to_keep: config.keep_behind_snapshot,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| GroupError::Config(e.to_string()))?;
+
+    let store = LogStore::new(partition, log, recovered);
+    let recovered_index = store.last_index();
+    let machine = StateMachineStore::open(SnapshotFile::new(&config.snapshot_dir, partition))?;
+    let (shared, applied_index, snapshots_built) =
+        (machine.machine(), machine.applied_index(), machine.snapshots_built());
+    let start_err = |reason: String| GroupError::Start { partition, reason };
+    let raft = Raft::new(config.node_id, Arc::new(raft_config), NoTransport, store, machine)
+        .await
+        .map_err(|e| start_err(e.to_string()))?;
+    if !raft.is_initialized().await.map_err(|e| start_err(e.to_string()))? {
+        let members = BTreeMap::from([(config.node_id, BasicNode { addr: config.node_addr.clone() })]);
+        raft.initialize(members).await.map_err(|e| start_err(e.to_string()))?;
+    }
+    Ok(Group { partition, raft, machine: shared, applied_index, snapshots_built, recovered_index })
+}
+
+impl Group {
+    /// Waits until this node leads the group and has applied everything the
+    /// log held at startup.
+    pub async fn wait_ready(&self, node_id: NodeId, timeout: Duration) -> Result<(), GroupError> {
+        let want = self.recovered_index;
+        self.raft
+            .wait(Some(timeout))
+            .metrics(
+                |m| m.current_leader == Some(node_id) && m.last_applied.map(|id| id.index).unwrap_or(0) >= want,
+                "leader with the recovered log applied",
+            )
+            .await
+            .map_err(|e| GroupError::Start { partition: self.partition, reason: e.to_string() })?;
+        Ok(())
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied_index.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,177 @@
+//! openraft's state machine for one partition: the partition's `Db`.
+//!
+//! The `Db` sits behind one lock per partition, shared with the server's read
+//! path. Only this state machine mutates it, by applying committed entries in
+//! log order, so the partition has exactly one writer. Reads see only applied
+//! (hence durable and committed) writes.
+
+use crate::snapshot_file::{Meta, SnapshotFile};
+use crate::types::{Entry, LogId, Response, StorageError, StoredMembership, TypeConfig};
+use openraft::storage::RaftStateMachine;
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use weir_state::Db;
+
+/// A partition's applied state.
+pub struct Machine {
+    pub db: Db,
+    pub applied: Option<LogId>,
+    pub membership: StoredMembership,
+}
+
+pub type SharedMachine = Arc<Mutex<Machine>>;
+
+/// Locks a partition's machine. A poisoned lock means a panic mid-apply;
+/// serving from it could expose a partial state, so fail loudly.
+pub fn lock(machine: &SharedMachine) -> MutexGuard<'_, Machine> {
+    machine.lock().expect("partition state lock poisoned")
+}
+
+#[derive(Clone)]
+pub struct StateMachineStore {
+    machine: SharedMachine,
+    file: SnapshotFile,
+    /// The applied log index, readable without the lock (metrics, readiness).
+    applied_index: Arc<AtomicU64>,
+    snapshots_built: Arc<AtomicU64>,
+}
+
+impl StateMachineStore {
+    /// Loads the partition's snapshot, if any (the log is replayed on top by
+    /// openraft once the group starts).
+    pub fn open(file: SnapshotFile) -> Result<StateMachineStore, crate::snapshot_file::SnapshotFileError> {
+        let machine = match file.load()? {
+            None => Machine { db: Db::new(), applied: None, membership: StoredMembership::default() },
+            Some((meta, bytes)) => {
+                let db = Db::read_snapshot(&bytes).map_err(|e| crate::snapshot_file::SnapshotFileError::Corrupt {
+                    path: file.path().to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+                tracing::info!(path = %file.path().display(), applied = ?meta.last_log_id, keys = db.len(), "loaded snapshot");
+                Machine { db, applied: meta.last_log_id, membership: meta.last_membership }
+            }
+        };
+        let applied = machine.applied.map(|id| id.index).unwrap_or(0);
+        Ok(StateMachineStore {
+            machine: Arc::new(Mutex::new(machine)),
+            file,
+            applied_index: Arc::new(AtomicU64::new(applied)),
+            snapshots_built: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    pub fn machine(&self) -> SharedMachine {
+        self.machine.clone()
+    }
+
+    pub fn applied_index(&self) -> Arc<AtomicU64> {
+        self.applied_index.clone()
+    }
+
+    pub fn snapshots_built(&self) -> Arc<AtomicU64> {
+        self.snapshots_built.clone()
+    }
+
+    fn apply_one(machine: &mut Machine, entry: Entry) -> Result<Response, StorageError> {
+        let log_id = entry.log_id;
+        let response = match entry.payload {
+            EntryPayload::Blank => Response::default(),
+            EntryPayload::Normal(request) => {
+                let replies = machine.db.apply_batch(&request.0).map_err(|e| StorageIOError::apply(log_id, &e))?;
+                Response(replies)
+            }
+            EntryPayload::Membership(membership) => {
+                machine.membership = StoredMembership::new(Some(log_id), membership);
+                Response::default()
+            }
+        };
+        machine.applied = Some(log_id);
+        Ok(response)
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = StateMachineStore;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let machine = lock(&self.machine);
+        Ok((machine.applied, machine.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut machine = lock(&self.machine);
+        let mut responses = Vec::new();
+        for entry in entries {
+            responses.push(Self::apply_one(&mut machine, entry)?);
+        }
+        let applied = machine.applied.map(|id| id.index).unwrap_or(0);
+        drop(machine);
+        self.applied_index.store(applied, Ordering::Release);
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+        let bytes = snapshot.into_inner();
+        let db = Db::read_snapshot(&bytes).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        self.save_file(meta.clone(), bytes).await?;
+        let mut machine = lock(&self.machine);
+        *machine = Machine { db, applied: meta.last_log_id, membership: meta.last_membership.clone() };
+        self.applied_index.store(meta.last_log_id.map(|id| id.index).unwrap_or(0), Ordering::Release);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let file = self.file.clone();
+        let loaded = tokio::task::spawn_blocking(move || file.load())
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(loaded.map(|(meta, bytes)| Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) }))
+    }
+}
+
+impl StateMachineStore {
+    /// Persists a snapshot off the async workers and hands the bytes back.
+    async fn save_file(&self, meta: Meta, bytes: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+        let file = self.file.clone();
+        let signature = meta.signature();
+        tokio::task::spawn_blocking(move || file.save(&meta, &bytes).map(|()| bytes))
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(signature.clone()), &e))?
+            .map_err(|e| StorageIOError::write_snapshot(Some(signature), &e))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (meta, bytes) = {
+            let machine = lock(&self.machine);
+            let mut bytes = Vec::new();
+            machine.db.write_snapshot(&mut bytes);
+            let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;
+            let snapshot_id = match machine.applied {
+                Some(id) => format!("{}-{}-{count}", id.leader_id.term, id.index),
+                None => format!("0-0-{count}"),
+            };
+            let meta = Meta { last_log_id: machine.applied, last_membership: machine.membership.clone(), snapshot_id };
+            (meta, bytes)
+        };
+        let bytes = self.save_file(meta.clone(), bytes).await?;
+        tracing::debug!(snapshot = %meta.snapshot_id, bytes = bytes.len(), "snapshot built");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+    }
+}

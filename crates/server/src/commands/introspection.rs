@@ -1,0 +1,145 @@
+//! COMMAND, CONFIG GET, INFO and TIME: what the node says about itself.
+
+use super::{all_specs, is, unknown_subcommand, ServerCommand};
+use crate::node::Node;
+use bytes::Bytes;
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+use weir_protocol::Frame;
+use weir_state::{Access, CommandSpec};
+
+pub fn run(node: &Node, command: ServerCommand, args: &[Bytes]) -> Frame {
+    match command {
+        ServerCommand::Command => command_command(&args[1..]),
+        ServerCommand::Config => config(node, &args[1..]),
+        ServerCommand::Info => Frame::Verbatim(Bytes::from(crate::info::render(node, &args[1..]))),
+        _ => time(node),
+    }
+}
+
+pub fn time(_node: &Node) -> Frame {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Frame::Array(vec![
+        Frame::bulk(now.as_secs().to_string()),
+        Frame::bulk(now.subsec_micros().to_string()),
+    ])
+}
+
+fn command_command(args: &[Bytes]) -> Frame {
+    let Some(sub) = args.first() else {
+        return Frame::Array(all_specs().map(info_of).collect());
+    };
+    let find = |name: &[u8]| all_specs().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name));
+    if is(sub, "count") && args.len() == 1 {
+        Frame::Integer(all_specs().count() as i64)
+    } else if is(sub, "list") {
+        Frame::Array(all_specs().map(|s| Frame::bulk(s.name)).collect())
+    } else if is(sub, "info") {
+        if args.len() == 1 {
+            return Frame::Array(all_specs().map(info_of).collect());
+        }
+        Frame::Array(args[1..].iter().map(|n| find(n).map(info_of).unwrap_or(Frame::NullArray)).collect())
+    } else if is(sub, "docs") {
+        let specs: Vec<&CommandSpec> =
+            if args.len() == 1 { all_specs().collect() } else { args[1..].iter().filter_map(|n| find(n)).collect() };
+        Frame::Map(specs.into_iter().map(|s| (Frame::bulk(s.name), docs_of(s))).collect())
+    } else {
+        unknown_subcommand(sub, "command")
+    }
+}
+
+fn status_set(items: impl Iterator<Item = String>) -> Frame {
+    Frame::Set(items.map(|s| Frame::Simple(Bytes::from(s))).collect())
+}
+
+/// COMMAND INFO's ten-element description.
+fn info_of(spec: &CommandSpec) -> Frame {
+    let category = match spec.access {
+        Access::Write => "@write",
+        Access::Read => "@read",
+    };
+    Frame::Array(vec![
+        Frame::bulk(spec.name),
+        Frame::Integer(i64::from(spec.arity)),
+        status_set(spec.flags.iter().map(|f| f.to_string())),
+        Frame::Integer(i64::from(spec.first_key)),
+        Frame::Integer(i64::from(spec.last_key)),
+        Frame::Integer(i64::from(spec.step)),
+        status_set([category.to_string(), format!("@{}", spec.group)].into_iter()),
+        Frame::Set(Vec::new()),
+        Frame::Array(Vec::new()),
+        Frame::Array(Vec::new()),
+    ])
+}
+
+fn docs_of(spec: &CommandSpec) -> Frame {
+    let pair = |k: &'static str, v: &'static str| (Frame::bulk(k), Frame::bulk(v));
+    Frame::Map(vec![pair("summary", spec.summary), pair("since", spec.since), pair("group", spec.group)])
+}
+
+fn config(node: &Node, args: &[Bytes]) -> Frame {
+    let sub = &args[0];
+    if is(sub, "get") {
+        if args.len() < 2 {
+            return Frame::error("ERR wrong number of arguments for 'config|get' command");
+        }
+        let values = config_values(node);
+        let mut out = Vec::new();
+        for (name, value) in &values {
+            if args[1..].iter().any(|pattern| weir_state::glob_match(&pattern.to_ascii_lowercase(), name.as_bytes())) {
+                out.push((Frame::bulk(*name), Frame::bulk(value.clone())));
+            }
+        }
+        Frame::Map(out)
+    } else if is(sub, "set") {
+        Frame::error("ERR CONFIG SET is not supported: weir's configuration is fixed at startup")
+    } else if is(sub, "resetstat") {
+        Frame::ok()
+    } else {
+        unknown_subcommand(sub, "config")
+    }
+}
+
+/// The read-only configuration view (what redis-benchmark and clients ask).
+fn config_values(node: &Node) -> Vec<(&'static str, String)> {
+    let c = &node.config;
+    let fsync = match c.fsync {
+        crate::config::FsyncPolicy::Always => "always",
+        crate::config::FsyncPolicy::Interval => "everysec",
+    };
+    vec![
+        ("appendonly", "yes".into()),
+        ("appendfsync", fsync.into()),
+        ("save", String::new()),
+        ("databases", "1".into()),
+        ("maxclients", c.max_clients.to_string()),
+        ("maxmemory", "0".into()),
+        ("port", node.resp_addr.port().to_string()),
+        ("bind", c.bind.clone()),
+        ("protected-mode", if c.protected_mode { "yes" } else { "no" }.into()),
+        ("proto-max-bulk-len", c.max_bulk_len.to_string()),
+        ("client-query-buffer-limit", c.max_query_buffer.to_string()),
+        ("timeout", "0".into()),
+        ("cluster-enabled", "no".into()),
+        ("dir", c.dir.display().to_string()),
+    ]
+}
+
+/// INFO commandstats lines.
+pub fn commandstats(node: &Node, out: &mut String) {
+    for (spec, stats) in all_specs().zip(&node.stats.commands) {
+        let calls = stats.calls.load(Relaxed);
+        if calls == 0 {
+            continue;
+        }
+        let usec = (stats.latency.sum() * 1e6) as u64;
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+            spec.name,
+            usec as f64 / calls as f64,
+            stats.rejected.load(Relaxed),
+            stats.failed.load(Relaxed),
+        );
+    }
+}

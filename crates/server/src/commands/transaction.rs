@@ -1,0 +1,175 @@
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH.
+//!
+//! A transaction's data commands must share one slot (with the watched
+//! keys), so the whole transaction is one item in one partition's batch: it
+//! is atomic, costs one log entry, and the watch check runs at apply time on
+//! the partition's single writer. Watched keys are remembered with the
+//! version they had; EXEC aborts if any version moved.
+
+use super::{Resolved, ServerCommand};
+use crate::dispatch::{command_slot, CROSSSLOT};
+use crate::node::Node;
+use crate::partition::Proposal;
+use crate::session::{Multi, Session};
+use bytes::Bytes;
+use weir_protocol::Frame;
+use weir_state::key_slot;
+
+/// Keyless commands that may be queued: they run on the node at EXEC and
+/// their replies are spliced in order.
+const LOCAL_IN_MULTI: [ServerCommand; 3] = [ServerCommand::Ping, ServerCommand::Echo, ServerCommand::Time];
+
+/// Commands that act on the transaction itself rather than being queued.
+pub fn runs_inside_multi(resolved: Resolved) -> bool {
+    matches!(
+        resolved,
+        Resolved::Server(
+            ServerCommand::Exec
+                | ServerCommand::Discard
+                | ServerCommand::Multi
+                | ServerCommand::Watch
+                | ServerCommand::Quit
+                | ServerCommand::Reset,
+            _,
+            _
+        )
+    )
+}
+
+/// Marks the open transaction as failed (Redis's EXECABORT rule).
+pub fn flag_error(session: &mut Session) {
+    if let Some(multi) = session.multi.as_mut() {
+        multi.aborted = true;
+    }
+}
+
+/// Queues a command between MULTI and EXEC.
+pub fn queue(session: &mut Session, resolved: Resolved, args: Vec<Bytes>) -> Frame {
+    let watch_slot = session.watch_slot;
+    let Some(multi) = session.multi.as_mut() else { return Frame::error("ERR internal: no transaction") };
+    let slot = match resolved {
+        Resolved::Data(spec, _) => match command_slot(spec, &args) {
+            Ok(slot) => Some(slot),
+            Err(error) => return fail(multi, error),
+        },
+        Resolved::Server(command, _, _) if LOCAL_IN_MULTI.contains(&command) => None,
+        Resolved::Server(_, spec, _) => {
+            return fail(multi, Frame::error(format!("ERR '{}' is not allowed inside a transaction", spec.name)))
+        }
+    };
+    if let Some(slot) = slot {
+        let expected = multi.slot.or(watch_slot);
+        if expected.is_some_and(|s| s != slot) {
+            return fail(multi, Frame::error(CROSSSLOT));
+        }
+        multi.slot = Some(slot);
+    }
+    multi.commands.push(args);
+    Frame::simple("QUEUED")
+}
+
+fn fail(multi: &mut Multi, error: Frame) -> Frame {
+    multi.aborted = true;
+    error
+}
+
+pub async fn run(node: &Node, session: &mut Session, command: ServerCommand, args: &[Bytes]) -> Frame {
+    match command {
+        ServerCommand::Multi => {
+            if session.multi.is_some() {
+                return Frame::error("ERR MULTI calls can not be nested");
+            }
+            session.multi = Some(Multi::default());
+            Frame::ok()
+        }
+        ServerCommand::Discard => match session.multi.take() {
+            None => Frame::error("ERR DISCARD without MULTI"),
+            Some(_) => {
+                session.unwatch();
+                Frame::ok()
+            }
+        },
+        ServerCommand::Watch => watch(node, session, &args[1..]),
+        ServerCommand::Unwatch => {
+            session.unwatch();
+            Frame::ok()
+        }
+        ServerCommand::Exec => exec(node, session).await,
+        _ => Frame::error("ERR internal: not a transaction command"),
+    }
+}
+
+fn watch(node: &Node, session: &mut Session, keys: &[Bytes]) -> Frame {
+    if session.multi.is_some() {
+        return Frame::error("ERR WATCH inside MULTI is not allowed");
+    }
+    let slot = key_slot(&keys[0]);
+    if keys.iter().any(|k| key_slot(k) != slot) || session.watch_slot.is_some_and(|s| s != slot) {
+        return Frame::error(CROSSSLOT);
+    }
+    let partition = node.partition_for_slot(slot);
+    let machine = weir_raft::machine::lock(&partition.machine);
+    for key in keys {
+        session.watches.push((Bytes::copy_from_slice(key), machine.db.key_version(key)));
+    }
+    session.watch_slot = Some(slot);
+    Frame::ok()
+}
+
+async fn exec(node: &Node, session: &mut Session) -> Frame {
+    let Some(multi) = session.multi.take() else { return Frame::error("ERR EXEC without MULTI") };
+    let watches = std::mem::take(&mut session.watches);
+    let watch_slot = session.watch_slot.take();
+    if multi.aborted {
+        return Frame::error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    let is_data: Vec<bool> = multi.commands.iter().map(|args| is_data(args)).collect();
+    let (data, local): (Vec<_>, Vec<_>) = multi.commands.into_iter().zip(&is_data).partition(|(_, d)| **d);
+    let data: Vec<Vec<Bytes>> = data.into_iter().map(|(args, _)| args).collect();
+    let data_replies = match multi.slot.or(watch_slot) {
+        None => Vec::new(),
+        Some(slot) => {
+            let partition = node.partition_for_slot(slot);
+            match partition.write(Proposal::Transaction { watches, commands: data }).await {
+                Frame::Array(replies) => replies,
+                other => return other,
+            }
+        }
+    };
+    let local: Vec<Frame> = local.iter().map(|(args, _)| super::connection::local_reply(node, args)).collect();
+    splice(&is_data, data_replies, local)
+}
+
+fn is_data(args: &[Bytes]) -> bool {
+    matches!(args.first().and_then(|n| super::resolve(n)), Some(Resolved::Data(..)))
+}
+
+/// Puts the partition's replies and the local commands' replies back in the
+/// order the commands were queued.
+fn splice(is_data: &[bool], data_replies: Vec<Frame>, local_replies: Vec<Frame>) -> Frame {
+    let mut data = data_replies.into_iter();
+    let mut local = local_replies.into_iter();
+    let mut out = Vec::with_capacity(is_data.len());
+    for &from_partition in is_data {
+        let next = if from_partition { data.next() } else { local.next() };
+        out.push(next.unwrap_or_else(|| Frame::error("ERR internal: transaction reply missing")));
+    }
+    Frame::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_keeps_queue_order() {
+        let replies = splice(
+            &[true, false, true, false],
+            vec![Frame::Integer(1), Frame::Integer(2)],
+            vec![Frame::simple("PONG"), Frame::bulk("hi")],
+        );
+        let expected =
+            vec![Frame::Integer(1), Frame::simple("PONG"), Frame::Integer(2), Frame::bulk("hi")];
+        assert_eq!(replies, Frame::Array(expected));
+    }
+}

@@ -1,0 +1,187 @@
+//! One RESP client: decode, execute, reply, in order, with any pipeline
+//! depth.
+//!
+//! Writes from one read of the socket are all submitted before any reply is
+//! awaited, so a pipeline's writes join the same batches. A command that
+//! reads state first waits for this client's earlier writes (a client always
+//! sees its own writes). Memory per client is bounded: the decoder bounds
+//! the input, replies are flushed to the socket as they accumulate, and a
+//! client that stops reading is disconnected.
+
+use crate::dispatch::{needs_barrier, Reply};
+use crate::node::Node;
+use crate::session::{ClientEntry, Session};
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio_util::codec::Decoder;
+use weir_protocol::{encode, Frame, Limits, RequestDecoder};
+
+/// Replies awaited at most at once per client before they are drained.
+const MAX_PENDING: usize = 1024;
+/// Encoded replies are written out once this many bytes accumulate.
+const FLUSH_BYTES: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+struct Pending {
+    command: Option<usize>,
+    started: Instant,
+    reply: Reply,
+}
+
+struct Conn<'a> {
+    node: &'a Node,
+    session: Session,
+    pending: VecDeque<Pending>,
+    out: BytesMut,
+    writer: OwnedWriteHalf,
+}
+
+pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let needs_auth = node.config.requirepass.is_some();
+    let mut decoder = RequestDecoder::new(if needs_auth { Limits::unauthenticated() } else { limits(node) });
+    let mut conn = Conn {
+        node,
+        session: Session::new(client, needs_auth),
+        pending: VecDeque::new(),
+        out: BytesMut::with_capacity(READ_CHUNK),
+        writer,
+    };
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        match conn.run_buffered(&mut decoder, &mut input).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(reason) => {
+                tracing::debug!(client = conn.session.id, %reason, "closing connection");
+                break;
+            }
+        }
+        if input.capacity() - input.len() < READ_CHUNK {
+            input.reserve(READ_CHUNK);
+        }
+        match reader.read_buf(&mut input).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn limits(node: &Node) -> Limits {
+    Limits {
+        max_bulk_len: node.config.max_bulk_len,
+        max_args: node.config.max_args,
+        max_query_buffer: node.config.max_query_buffer,
+        ..Limits::default()
+    }
+}
+
+impl Conn<'_> {
+    /// Executes every complete command in `input`, then flushes the replies.
+    /// Returns false when the connection must close.
+    async fn run_buffered(&mut self, decoder: &mut RequestDecoder, input: &mut BytesMut) -> Result<bool, String> {
+        loop {
+            match decoder.decode(input) {
+                Ok(Some(args)) => {
+                    let was_authenticated = self.session.authenticated;
+                    self.run_one(args).await?;
+                    if self.session.authenticated && !was_authenticated {
+                        decoder.set_limits(limits(self.node));
+                    }
+                    if self.session.closing {
+                        self.flush().await?;
+                        return Ok(false);
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    self.node.stats.protocol_errors.fetch_add(1, Relaxed);
+                    self.drain().await?;
+                    self.out.extend_from_slice(b"-");
+                    self.out.extend_from_slice(error.reply_text().as_bytes());
+                    self.out.extend_from_slice(b"\r\n");
+                    self.flush().await?;
+                    return Ok(false);
+                }
+            }
+        }
+        self.flush().await?;
+        Ok(true)
+    }
+
+    async fn run_one(&mut self, args: Vec<Bytes>) -> Result<(), String> {
+        if needs_barrier(&self.session, &args) {
+            self.drain().await?;
+        }
+        let started = Instant::now();
+        let (command, reply) = self.node.execute(&mut self.session, args).await;
+        match reply {
+            Reply::Now(frame) if self.pending.is_empty() => self.emit(command, started, &frame)?,
+            reply => self.pending.push_back(Pending { command, started, reply }),
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.drain().await?;
+        }
+        if self.out.len() >= FLUSH_BYTES {
+            self.write_out().await?;
+        }
+        Ok(())
+    }
+
+    /// Awaits every pending reply, in order, into the output buffer.
+    async fn drain(&mut self) -> Result<(), String> {
+        while let Some(pending) = self.pending.pop_front() {
+            let frame = match pending.reply {
+                Reply::Now(frame) => frame,
+                Reply::Later(rx) => rx.await.unwrap_or_else(|_| Frame::error("ERR the write was abandoned")),
+            };
+            self.emit(pending.command, pending.started, &frame)?;
+            if self.out.len() >= FLUSH_BYTES {
+                self.write_out().await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, command: Option<usize>, started: Instant, frame: &Frame) -> Result<(), String> {
+        if let Some(stats) = command.and_then(|i| self.node.stats.commands.get(i)) {
+            stats.record(started.elapsed(), frame.is_error());
+        }
+        encode(frame, self.session.version, &mut self.out);
+        if self.out.len() > self.node.config.max_output_buffer {
+            self.node.stats.output_overflows.fetch_add(1, Relaxed);
+            return Err(format!("output buffer over {} bytes", self.node.config.max_output_buffer));
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
+        self.drain().await?;
+        self.write_out().await
+    }
+
+    /// Writes the output buffer; a client that accepts no bytes for the
+    /// stall timeout is disconnected.
+    async fn write_out(&mut self) -> Result<(), String> {
+        while !self.out.is_empty() {
+            let write = self.writer.write_buf(&mut self.out);
+            match tokio::time::timeout(self.node.config.output_stall, write).await {
+                Err(_) => {
+                    self.node.stats.output_overflows.fetch_add(1, Relaxed);
+                    return Err("client stopped reading its replies".into());
+                }
+                Ok(Err(e)) => return Err(e.to_string()),
+                Ok(Ok(0)) => return Err("connection closed".into()),
+                Ok(Ok(_)) => {}
+            }
+        }
+        Ok(())
+    }
+}

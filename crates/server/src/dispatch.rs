@@ -1,0 +1,119 @@
+//! Routing one command: authentication, arity, transactions, then either a
+//! node-level handler or the partition that owns the command's slot.
+//!
+//! Writes return a pending reply (the partition's writer answers once the
+//! batch is durable and applied); everything else answers at once.
+
+use crate::commands::{self, transaction, Resolved, ServerCommand};
+use crate::node::Node;
+use crate::partition::Proposal;
+use crate::session::Session;
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use weir_protocol::Frame;
+use weir_state::{key_slot, Access, CommandSpec};
+
+/// A command's reply, now or once its batch is applied.
+pub enum Reply {
+    Now(Frame),
+    Later(oneshot::Receiver<Frame>),
+}
+
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+
+/// Whether a command must wait for this connection's earlier writes before
+/// it runs (everything that reads state does). Queued-only and pure writes
+/// do not, so a pipeline of writes stays in flight together.
+pub fn needs_barrier(session: &Session, args: &[Bytes]) -> bool {
+    let Some(name) = args.first() else { return false };
+    match commands::resolve(name) {
+        Some(Resolved::Data(spec, _)) => session.multi.is_none() && spec.access == Access::Read,
+        Some(Resolved::Server(command, _, _)) => match command {
+            ServerCommand::Exec | ServerCommand::Discard | ServerCommand::Multi => false,
+            _ => session.multi.is_none(),
+        },
+        None => false,
+    }
+}
+
+impl Node {
+    /// Executes one command for `session`. Returns the command's stats slot
+    /// (if it resolved) and its reply.
+    pub async fn execute(&self, session: &mut Session, args: Vec<Bytes>) -> (Option<usize>, Reply) {
+        let Some(name) = args.first() else { return (None, Reply::Now(Frame::error("ERR empty command"))) };
+        let resolved = commands::resolve(name);
+        if !session.authenticated && !allowed_before_auth(resolved) {
+            return (resolved.map(|r| r.index()), Reply::Now(Frame::error(NOAUTH)));
+        }
+        let Some(resolved) = resolved else {
+            transaction::flag_error(session);
+            return (None, Reply::Now(commands::unknown_command(&args)));
+        };
+        let index = Some(resolved.index());
+        session.client.touch(resolved.index());
+        if !resolved.spec().arity_ok(args.len()) {
+            transaction::flag_error(session);
+            return (index, Reply::Now(commands::wrong_arity(resolved.spec())));
+        }
+        if session.multi.is_some() && !transaction::runs_inside_multi(resolved) {
+            return (index, Reply::Now(transaction::queue(session, resolved, args)));
+        }
+        let reply = match resolved {
+            Resolved::Server(command, _, _) => Reply::Now(self.server_command(session, command, &args).await),
+            Resolved::Data(spec, _) => self.data_command(spec, args).await,
+        };
+        (index, reply)
+    }
+
+    async fn data_command(&self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+        let slot = match command_slot(spec, &args) {
+            Ok(slot) => slot,
+            Err(reply) => return Reply::Now(reply),
+        };
+        let partition = self.partition_for_slot(slot);
+        match spec.access {
+            Access::Read => Reply::Now(partition.read(&args)),
+            Access::Write => Reply::Later(partition.propose(Proposal::Command(args)).await),
+        }
+    }
+
+    async fn server_command(&self, session: &mut Session, command: ServerCommand, args: &[Bytes]) -> Frame {
+        use ServerCommand as C;
+        match command {
+            C::Ping | C::Echo | C::Hello | C::Auth | C::Select | C::Quit | C::Reset => {
+                commands::connection::run(self, session, command, args)
+            }
+            C::Client => commands::client::run(self, session, args),
+            C::Command | C::Config | C::Info | C::Time => commands::introspection::run(self, command, args),
+            C::Dbsize | C::Flushdb | C::Flushall | C::Scan | C::Keys | C::Wait => {
+                commands::keyspace::run(self, command, args).await
+            }
+            C::Multi | C::Exec | C::Discard | C::Watch | C::Unwatch => {
+                transaction::run(self, session, command, args).await
+            }
+        }
+    }
+}
+
+fn allowed_before_auth(resolved: Option<Resolved>) -> bool {
+    matches!(
+        resolved,
+        Some(Resolved::Server(ServerCommand::Auth | ServerCommand::Hello | ServerCommand::Quit | ServerCommand::Reset, _, _))
+    )
+}
+
+/// The one slot all of a command's keys hash to, or CROSSSLOT.
+pub fn command_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<u16, Frame> {
+    let mut slot = None;
+    for index in spec.key_indexes(args.len()) {
+        let Some(key) = args.get(index) else { continue };
+        let this = key_slot(key);
+        match slot {
+            None => slot = Some(this),
+            Some(first) if first != this => return Err(Frame::error(CROSSSLOT)),
+            Some(_) => {}
+        }
+    }
+    slot.ok_or_else(|| commands::wrong_arity(spec))
+}

@@ -1,0 +1,113 @@
+//! The INFO report, in Redis's `# Section` / `field:value` format.
+
+use crate::commands::connection::REDIS_COMPAT_VERSION;
+use crate::node::Node;
+use bytes::Bytes;
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+const SECTIONS: [&str; 7] = ["server", "clients", "persistence", "stats", "replication", "keyspace", "commandstats"];
+/// Sections `INFO` (no argument) and `INFO default` show.
+const DEFAULT_SECTIONS: [&str; 6] = ["server", "clients", "persistence", "stats", "replication", "keyspace"];
+
+pub fn render(node: &Node, args: &[Bytes]) -> String {
+    let wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let show = |section: &str| {
+        if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+            return DEFAULT_SECTIONS.contains(&section);
+        }
+        wanted.iter().any(|w| w == section || w == "all" || w == "everything")
+    };
+    let mut out = String::new();
+    for section in SECTIONS.iter().filter(|s| show(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let title = format!("{}{}", section[..1].to_ascii_uppercase(), &section[1..]);
+        let _ = write!(out, "# {title}\r\n");
+        match *section {
+            "server" => server(node, &mut out),
+            "clients" => clients(node, &mut out),
+            "persistence" => persistence(node, &mut out),
+            "stats" => stats(node, &mut out),
+            "replication" => replication(node, &mut out),
+            "keyspace" => keyspace(node, &mut out),
+            _ => crate::commands::introspection::commandstats(node, &mut out),
+        }
+    }
+    out
+}
+
+fn line(out: &mut String, key: &str, value: impl std::fmt::Display) {
+    let _ = write!(out, "{key}:{value}\r\n");
+}
+
+fn server(node: &Node, out: &mut String) {
+    let uptime = node.stats.started.elapsed().as_secs();
+    line(out, "redis_version", REDIS_COMPAT_VERSION);
+    line(out, "weir_version", env!("CARGO_PKG_VERSION"));
+    line(out, "redis_mode", "standalone");
+    line(out, "os", std::env::consts::OS);
+    line(out, "arch_bits", usize::BITS);
+    line(out, "process_id", std::process::id());
+    line(out, "run_id", &node.run_id);
+    line(out, "tcp_port", node.resp_addr.port());
+    line(out, "uptime_in_seconds", uptime);
+    line(out, "uptime_in_days", uptime / 86_400);
+    line(out, "partitions", node.partitions.len());
+    line(out, "node_id", node.config.node_id);
+}
+
+fn clients(node: &Node, out: &mut String) {
+    line(out, "connected_clients", node.stats.connected.load(Relaxed));
+    line(out, "maxclients", node.config.max_clients);
+    line(out, "blocked_clients", 0);
+}
+
+fn persistence(node: &Node, out: &mut String) {
+    let log = node.log.stats();
+    let fsync = match node.config.fsync {
+        crate::config::FsyncPolicy::Always => "always".to_string(),
+        crate::config::FsyncPolicy::Interval => format!("interval({}ms)", node.config.fsync_interval.as_millis()),
+    };
+    line(out, "loading", u8::from(!node.is_ready()));
+    line(out, "aof_enabled", 1);
+    line(out, "weir_fsync", fsync);
+    line(out, "weir_log_batches", log.batches);
+    line(out, "weir_log_records", log.records);
+    line(out, "weir_log_bytes", log.bytes);
+    line(out, "weir_log_fsyncs", log.fsyncs);
+    line(out, "weir_log_poisoned", node.log.poisoned().unwrap_or_else(|| "no".into()));
+    let snapshots: u64 = node.groups_snapshots();
+    line(out, "weir_snapshots_built", snapshots);
+}
+
+fn stats(node: &Node, out: &mut String) {
+    let s = &node.stats;
+    let batches = s.batches.load(Relaxed);
+    let items = s.batch_items.sum();
+    line(out, "total_connections_received", s.connections_total.load(Relaxed));
+    line(out, "total_commands_processed", s.total_commands());
+    line(out, "rejected_connections", s.connections_rejected.load(Relaxed));
+    line(out, "expired_keys", s.expired_keys.load(Relaxed));
+    line(out, "total_error_replies", s.commands.iter().map(|c| c.failed.load(Relaxed)).sum::<u64>());
+    line(out, "weir_protocol_errors", s.protocol_errors.load(Relaxed));
+    line(out, "weir_output_overflows", s.output_overflows.load(Relaxed));
+    line(out, "weir_batches", batches);
+    line(out, "weir_batch_avg_items", format!("{:.2}", if batches == 0 { 0.0 } else { items / batches as f64 }));
+}
+
+fn replication(node: &Node, out: &mut String) {
+    line(out, "role", "master");
+    line(out, "connected_slaves", 0);
+    for partition in &node.partitions {
+        line(out, &format!("partition{}_applied_index", partition.id), partition.applied_index.load(Relaxed));
+    }
+}
+
+fn keyspace(node: &Node, out: &mut String) {
+    let (keys, expires) = node.key_counts();
+    if keys > 0 {
+        let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+    }
+}

@@ -1,0 +1,87 @@
+//! `/metrics` in Prometheus text format, read from the node's atomics at
+//! scrape time (nothing on the hot path takes a lock to count).
+
+use crate::node::Node;
+use crate::stats::AtomicHistogram;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+pub fn render(node: &Arc<Node>) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("weir");
+    registry.register_collector(Box::new(NodeCollector(node.clone())));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry)?;
+    Ok(text)
+}
+
+#[derive(Debug)]
+struct NodeCollector(Arc<Node>);
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
+    let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    ConstCounter::new(value).encode(metric)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Result<(), std::fmt::Error> {
+    let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    ConstGauge::new(value).encode(metric)
+}
+
+fn histogram(mut metric: prometheus_client::encoding::MetricEncoder, h: &AtomicHistogram) -> Result<(), std::fmt::Error> {
+    metric.encode_histogram::<()>(h.sum(), h.count(), &h.buckets(), None)
+}
+
+impl Collector for NodeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let node = &self.0;
+        let stats = &node.stats;
+        let log = node.log.stats();
+        let specs: Vec<_> = crate::commands::all_specs().collect();
+        {
+            let mut family = encoder.encode_descriptor("commands", "Commands executed, by name.", None, MetricType::Counter)?;
+            for (spec, c) in specs.iter().zip(&stats.commands) {
+                let calls = c.calls.load(Relaxed);
+                if calls > 0 {
+                    ConstCounter::new(calls).encode(family.encode_family(&[("command", spec.name)])?)?;
+                }
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "command_duration_seconds",
+                "Command latency from dispatch to reply, by name.",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (spec, c) in specs.iter().zip(&stats.commands) {
+                if c.latency.count() > 0 {
+                    histogram(family.encode_family(&[("command", spec.name)])?, &c.latency)?;
+                }
+            }
+        }
+        let batch = encoder.encode_descriptor("batch_items", "Commands per Raft entry (group commit).", None, MetricType::Histogram)?;
+        histogram(batch, &stats.batch_items)?;
+        counter(&mut encoder, "log_fsyncs", "fdatasync calls on the node log.", log.fsyncs)?;
+        counter(&mut encoder, "log_batches", "Group-commit writes to the node log.", log.batches)?;
+        counter(&mut encoder, "log_bytes", "Bytes written to the node log.", log.bytes)?;
+        counter(&mut encoder, "log_records", "Records written to the node log.", log.records)?;
+        gauge(&mut encoder, "log_poisoned", "1 if a log write or fsync failed and writes are refused.", i64::from(node.log.poisoned().is_some()))?;
+        gauge(&mut encoder, "connected_clients", "Open RESP connections.", stats.connected.load(Relaxed) as i64)?;
+        counter(&mut encoder, "connections", "RESP connections accepted.", stats.connections_total.load(Relaxed))?;
+        counter(&mut encoder, "connections_rejected", "Connections refused at max-clients.", stats.connections_rejected.load(Relaxed))?;
+        counter(&mut encoder, "protocol_errors", "Connections closed for malformed input.", stats.protocol_errors.load(Relaxed))?;
+        counter(&mut encoder, "snapshots", "Partition snapshots built.", node.groups_snapshots())?;
+        let mut applied = encoder.encode_descriptor("partition_applied_index", "Last log index applied, by partition.", None, MetricType::Gauge)?;
+        for partition in &node.partitions {
+            let label = [("partition", partition.id.to_string())];
+            ConstGauge::new(partition.applied_index.load(Relaxed) as i64).encode(applied.encode_family(&label)?)?;
+        }
+        Ok(())
+    }
+}

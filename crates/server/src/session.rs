@@ -1,0 +1,132 @@
+//! One client's connection state, and the node-wide registry of clients
+//! (what CLIENT LIST shows).
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use weir_protocol::Version;
+
+/// What a client has queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct Multi {
+    pub commands: Vec<Vec<Bytes>>,
+    /// The slot every queued key (and watched key) must share.
+    pub slot: Option<u16>,
+    /// A queuing error happened: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// Per-connection state; owned by the connection's task.
+pub struct Session {
+    pub id: u64,
+    pub version: Version,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    pub watches: Vec<(Bytes, u64)>,
+    pub watch_slot: Option<u16>,
+    pub closing: bool,
+    pub client: Arc<ClientEntry>,
+}
+
+impl Session {
+    pub fn new(client: Arc<ClientEntry>, needs_auth: bool) -> Session {
+        Session {
+            id: client.id,
+            version: Version::Resp2,
+            authenticated: !needs_auth,
+            multi: None,
+            watches: Vec::new(),
+            watch_slot: None,
+            closing: false,
+            client,
+        }
+    }
+
+    pub fn unwatch(&mut self) {
+        self.watches.clear();
+        self.watch_slot = None;
+    }
+}
+
+/// Names and library details a client set about itself.
+#[derive(Default, Clone)]
+pub struct ClientMeta {
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+}
+
+/// What the registry knows about one connected client.
+pub struct ClientEntry {
+    pub id: u64,
+    pub addr: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+    pub created: Instant,
+    pub meta: Mutex<ClientMeta>,
+    /// Milliseconds since `created` at the last command (idle time).
+    pub last_active_ms: AtomicU64,
+    /// Index of the last command in the node's command table.
+    pub last_command: AtomicUsize,
+    pub resp: AtomicU64,
+}
+
+impl ClientEntry {
+    pub fn touch(&self, command: usize) {
+        self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Relaxed);
+        self.last_command.store(command, Relaxed);
+    }
+
+    pub fn meta(&self) -> ClientMeta {
+        self.meta.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn update_meta(&self, change: impl FnOnce(&mut ClientMeta)) {
+        if let Ok(mut meta) = self.meta.lock() {
+            change(&mut meta);
+        }
+    }
+}
+
+/// All connected clients. Touched on connect, disconnect and CLIENT LIST,
+/// never per command.
+#[derive(Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    entries: Mutex<HashMap<u64, Arc<ClientEntry>>>,
+}
+
+impl Clients {
+    pub fn register(&self, addr: Option<SocketAddr>, local: Option<SocketAddr>) -> Arc<ClientEntry> {
+        let id = self.next_id.fetch_add(1, Relaxed) + 1;
+        let entry = Arc::new(ClientEntry {
+            id,
+            addr,
+            local,
+            created: Instant::now(),
+            meta: Mutex::new(ClientMeta::default()),
+            last_active_ms: AtomicU64::new(0),
+            last_command: AtomicUsize::new(usize::MAX),
+            resp: AtomicU64::new(2),
+        });
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(id, entry.clone());
+        }
+        entry
+    }
+
+    pub fn unregister(&self, id: u64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&id);
+        }
+    }
+
+    /// A snapshot of the connected clients, ordered by id.
+    pub fn list(&self) -> Vec<Arc<ClientEntry>> {
+        let mut all: Vec<_> = self.entries.lock().map(|e| e.values().cloned().collect()).unwrap_or_default();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+}

@@ -1,0 +1,138 @@
+//! Node-wide counters, recorded with relaxed atomics only.
+//!
+//! The hot path never takes a lock to count: every command has a fixed slot
+//! in a table sized at startup, and `/metrics` and `INFO` read the table.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the command latency histogram buckets; the last
+/// bucket is +Inf.
+pub const LATENCY_BOUNDS: [f64; 14] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+/// Upper bounds of the batch-size histogram (items per Raft entry).
+pub const BATCH_BOUNDS: [f64; 12] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0];
+
+/// A fixed-bucket histogram of atomics.
+#[derive(Debug)]
+pub struct AtomicHistogram {
+    bounds: &'static [f64],
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    /// Sum in micro-units (microseconds, or items) to stay integral.
+    sum_micros: AtomicU64,
+}
+
+impl AtomicHistogram {
+    pub fn new(bounds: &'static [f64]) -> AtomicHistogram {
+        let buckets = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        AtomicHistogram { bounds, buckets, count: AtomicU64::new(0), sum_micros: AtomicU64::new(0) }
+    }
+
+    pub fn observe(&self, value: f64) {
+        let at = self.bounds.iter().position(|b| value <= *b).unwrap_or(self.bounds.len());
+        self.buckets[at].fetch_add(1, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add((value * 1e6) as u64, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum_micros.load(Relaxed) as f64 / 1e6
+    }
+
+    /// (upper bound, count in this bucket) pairs, +Inf last.
+    pub fn buckets(&self) -> Vec<(f64, u64)> {
+        let bounds = self.bounds.iter().copied().chain(std::iter::once(f64::INFINITY));
+        bounds.zip(self.buckets.iter().map(|b| b.load(Relaxed))).collect()
+    }
+}
+
+/// One command's counters (INFO commandstats and `/metrics`).
+#[derive(Debug)]
+pub struct CommandStats {
+    pub name: &'static str,
+    pub calls: AtomicU64,
+    pub failed: AtomicU64,
+    pub rejected: AtomicU64,
+    pub latency: AtomicHistogram,
+}
+
+impl CommandStats {
+    fn new(name: &'static str) -> CommandStats {
+        CommandStats {
+            name,
+            calls: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            latency: AtomicHistogram::new(&LATENCY_BOUNDS),
+        }
+    }
+
+    pub fn record(&self, elapsed: Duration, failed: bool) {
+        self.calls.fetch_add(1, Relaxed);
+        if failed {
+            self.failed.fetch_add(1, Relaxed);
+        }
+        self.latency.observe(elapsed.as_secs_f64());
+    }
+}
+
+/// Everything the node counts.
+#[derive(Debug)]
+pub struct Stats {
+    pub commands: Vec<CommandStats>,
+    pub connections_total: AtomicU64,
+    pub connections_rejected: AtomicU64,
+    pub connected: AtomicU64,
+    pub protocol_errors: AtomicU64,
+    pub output_overflows: AtomicU64,
+    pub batch_items: AtomicHistogram,
+    pub batches: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub started: std::time::Instant,
+}
+
+impl Stats {
+    pub fn new(command_names: impl Iterator<Item = &'static str>) -> Stats {
+        Stats {
+            commands: command_names.map(CommandStats::new).collect(),
+            connections_total: AtomicU64::new(0),
+            connections_rejected: AtomicU64::new(0),
+            connected: AtomicU64::new(0),
+            protocol_errors: AtomicU64::new(0),
+            output_overflows: AtomicU64::new(0),
+            batch_items: AtomicHistogram::new(&BATCH_BOUNDS),
+            batches: AtomicU64::new(0),
+            expired_keys: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub fn total_commands(&self) -> u64 {
+        self.commands.iter().map(|c| c.calls.load(Relaxed)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_count_each_value_once() {
+        let h = AtomicHistogram::new(&BATCH_BOUNDS);
+        for v in [1.0, 3.0, 3.0, 10_000.0] {
+            h.observe(v);
+        }
+        let buckets = h.buckets();
+        assert_eq!(buckets.iter().map(|b| b.1).sum::<u64>(), 4);
+        assert_eq!(buckets[0], (1.0, 1));
+        assert_eq!(buckets[2], (4.0, 2));
+        assert_eq!(buckets.last().map(|b| b.1), Some(1));
+        assert_eq!(h.count(), 4);
+        assert!((h.sum() - 10_007.0).abs() < 1e-6);
+    }
+}
