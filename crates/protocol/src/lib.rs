@@ -1,9 +1,19 @@
 //! The Redis wire protocol (RESP2 and RESP3) as weir speaks it.
 //!
 //! - [`frame`]: the reply value model, built RESP3-shaped by commands.
-//! - Request decoding enforces named limits so that nothing a client sends can
-//!   make the server allocate without bound.
+//! - [`decode`]: requests (multibulk and inline), pipelined, resumable.
+//! - [`limits`]: the named limits that bound what a client can make the
+//!   server hold.
+//! - [`encode`]: replies, downgraded for RESP2 clients.
+//! - [`inline`]: Redis's inline-command argument splitting.
 
+pub mod decode;
+pub mod encode;
 pub mod frame;
+pub mod inline;
+pub mod limits;
 
+pub use decode::{ProtocolError, RequestDecoder};
+pub use encode::{encode, format_double};
 pub use frame::{Frame, Version};
+pub use limits::Limits;
