@@ -1,1 +1,36 @@
-//! Partition state: the keyspace, data types, command semantics and the log batch format.
+//! Partition state: the keyspace, the data types, command semantics, and the
+//! batch format that carries commands through the log.
+//!
+//! - [`slot`]: keys to slots (CRC16, hash tags).
+//! - [`spec`]: the data-command table (arity, keys, handlers).
+//! - [`db`]: a partition's keyspace, expiry, SCAN.
+//! - [`value`], [`num`], [`glob`]: values, number rules, patterns.
+//! - [`cmd`]: handlers per type.
+//! - [`batch`]: the log entry payload and its application.
+//! - [`snapshot`]: the state as bytes.
+//!
+//! Invariant: a `Db` changes only through `apply_batch`, deterministically
+//! from the batch's bytes (clock and seed included), so replaying a log or
+//! loading a snapshot and replaying gives the same state on every node.
+
+pub mod batch;
+pub mod cmd;
+pub mod db;
+pub mod glob;
+pub mod num;
+pub mod slot;
+pub mod snapshot;
+pub mod spec;
+pub mod value;
+
+pub use batch::{BatchBuilder, BatchError};
+pub use db::{Db, ExecCtx, Mode};
+pub use glob::glob_match;
+pub use slot::{key_slot, SLOT_COUNT};
+pub use snapshot::SnapshotError;
+pub use spec::{all_commands, lookup, Access, CommandSpec};
+
+/// Wall-clock milliseconds (read paths only; writes use the batch clock).
+pub fn clock_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,239 @@
+//! The log entry payload: a batch of items with the writer's clock and seed.
+//!
+//! ```text
+//! version u8 | now_ms u64 | seed u64 | count u32 | items...
+//! item: tag u8, then
+//!   COMMAND:     command
+//!   TRANSACTION: n u32, n × (key, version u64), m u32, m × command
+//!   EXPIRE:      max u32
+//!   FLUSH:       (nothing)
+//! command: argc u32, argc × (len u32, bytes)
+//! ```
+//! Little-endian. Decoding is bounded by the buffer: a count never
+//! preallocates more than the bytes left could hold.
+
+use crate::db::{Db, ExecCtx, Mode};
+use bytes::{BufMut, Bytes, BytesMut};
+use rand::SeedableRng;
+use weir_protocol::Frame;
+
+const VERSION: u8 = 1;
+const TAG_COMMAND: u8 = 1;
+const TAG_TRANSACTION: u8 = 2;
+const TAG_EXPIRE: u8 = 3;
+const TAG_FLUSH: u8 = 4;
+const HEADER_LEN: usize = 1 + 8 + 8 + 4;
+
+#[derive(Debug, thiserror::Error)]
+#[error("malformed batch: {0}")]
+pub struct BatchError(&'static str);
+
+pub struct BatchBuilder {
+    buf: BytesMut,
+    items: u32,
+}
+
+impl BatchBuilder {
+    pub fn new(now_ms: u64, seed: u64) -> BatchBuilder {
+        let mut buf = BytesMut::with_capacity(256);
+        buf.put_u8(VERSION);
+        buf.put_u64_le(now_ms);
+        buf.put_u64_le(seed);
+        buf.put_u32_le(0);
+        BatchBuilder { buf, items: 0 }
+    }
+
+    fn command(&mut self, args: &[Bytes]) {
+        self.buf.put_u32_le(args.len() as u32);
+        for arg in args {
+            self.buf.put_u32_le(arg.len() as u32);
+            self.buf.put_slice(arg);
+        }
+    }
+
+    pub fn push_command(&mut self, args: &[Bytes]) {
+        self.buf.put_u8(TAG_COMMAND);
+        self.command(args);
+        self.items += 1;
+    }
+
+    pub fn push_transaction(&mut self, watches: &[(Bytes, u64)], commands: &[Vec<Bytes>]) {
+        self.buf.put_u8(TAG_TRANSACTION);
+        self.buf.put_u32_le(watches.len() as u32);
+        for (key, version) in watches {
+            self.buf.put_u32_le(key.len() as u32);
+            self.buf.put_slice(key);
+            self.buf.put_u64_le(*version);
+        }
+        self.buf.put_u32_le(commands.len() as u32);
+        for args in commands {
+            self.command(args);
+        }
+        self.items += 1;
+    }
+
+    pub fn push_active_expire(&mut self, max_keys: u32) {
+        self.buf.put_u8(TAG_EXPIRE);
+        self.buf.put_u32_le(max_keys);
+        self.items += 1;
+    }
+
+    pub fn push_flush(&mut self) {
+        self.buf.put_u8(TAG_FLUSH);
+        self.items += 1;
+    }
+
+    pub fn items(&self) -> usize {
+        self.items as usize
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn finish(mut self) -> Bytes {
+        self.buf[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&self.items.to_le_bytes());
+        self.buf.freeze()
+    }
+}
+
+struct Reader<'a> {
+    data: &'a Bytes,
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<Bytes, BatchError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(BatchError("truncated"))?;
+        let out = self.data.slice(self.pos..end);
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, BatchError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, BatchError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, BatchError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// A count whose items need at least `min_size` bytes each.
+    fn count(&mut self, min_size: usize) -> Result<usize, BatchError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_size) > self.data.len() - self.pos {
+            return Err(BatchError("count exceeds the batch"));
+        }
+        Ok(n)
+    }
+
+    fn command(&mut self) -> Result<Vec<Bytes>, BatchError> {
+        let argc = self.count(4)?;
+        (0..argc).map(|_| self.u32().and_then(|len| self.take(len as usize))).collect()
+    }
+}
+
+impl Db {
+    /// Applies a batch: one reply per item, in order.
+    pub fn apply_batch(&mut self, batch: &Bytes) -> Result<Vec<Frame>, BatchError> {
+        let mut r = Reader { data: batch, pos: 0 };
+        if r.u8()? != VERSION {
+            return Err(BatchError("unknown version"));
+        }
+        let now_ms = r.u64()?;
+        let seed = r.u64()?;
+        let count = r.count(1)?;
+        let mut ctx = ExecCtx { now_ms, mode: Mode::Apply, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
+        let mut replies = Vec::with_capacity(count);
+        for _ in 0..count {
+            let reply = match r.u8()? {
+                TAG_COMMAND => self.execute(&mut ctx, &r.command()?),
+                TAG_TRANSACTION => self.apply_transaction(&mut ctx, &mut r)?,
+                TAG_EXPIRE => Frame::Integer(self.active_expire(now_ms, r.u32()? as usize) as i64),
+                TAG_FLUSH => {
+                    self.flush();
+                    Frame::ok()
+                }
+                _ => return Err(BatchError("unknown item tag")),
+            };
+            replies.push(reply);
+        }
+        Ok(replies)
+    }
+
+    fn apply_transaction(&mut self, ctx: &mut ExecCtx, r: &mut Reader<'_>) -> Result<Frame, BatchError> {
+        let watches = r.count(12)?;
+        let mut intact = true;
+        for _ in 0..watches {
+            let len = r.u32()? as usize;
+            let key = r.take(len)?;
+            let version = r.u64()?;
+            let now_version = self.get(&key, ctx.now_ms).map(|e| e.version).unwrap_or(0);
+            intact &= now_version == version;
+        }
+        let commands = r.count(4)?;
+        let mut parsed = Vec::with_capacity(commands);
+        for _ in 0..commands {
+            parsed.push(r.command()?);
+        }
+        if !intact {
+            return Ok(Frame::NullArray);
+        }
+        Ok(Frame::Array(parsed.iter().map(|args| self.execute(ctx, args)).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|w| Bytes::from(w.to_string())).collect()
+    }
+
+    #[test]
+    fn items_apply_in_order_with_one_reply_each() {
+        let mut b = BatchBuilder::new(1_000, 7);
+        b.push_command(&args(&["SET", "k", "1"]));
+        b.push_command(&args(&["INCR", "k"]));
+        b.push_transaction(&[], &[args(&["INCR", "k"]), args(&["GET", "k"])]);
+        b.push_flush();
+        let mut db = Db::new();
+        let replies = db.apply_batch(&b.finish()).expect("applies");
+        assert_eq!(replies[0], Frame::ok());
+        assert_eq!(replies[1], Frame::Integer(2));
+        assert_eq!(replies[2], Frame::Array(vec![Frame::Integer(3), Frame::bulk("3")]));
+        assert_eq!(replies[3], Frame::ok());
+        assert!(db.is_empty());
+    }
+
+    #[test]
+    fn a_moved_watch_aborts_the_transaction() {
+        let mut db = Db::new();
+        let mut b = BatchBuilder::new(1, 1);
+        b.push_command(&args(&["SET", "k", "1"]));
+        db.apply_batch(&b.finish()).expect("set");
+        let version = db.get(b"k", 1).expect("k").version;
+        let mut b = BatchBuilder::new(2, 1);
+        b.push_transaction(&[(Bytes::from_static(b"k"), version + 1)], &[args(&["INCR", "k"])]);
+        assert_eq!(db.apply_batch(&b.finish()).expect("tx"), vec![Frame::NullArray]);
+    }
+
+    #[test]
+    fn malformed_batches_fail_without_panicking() {
+        let mut b = BatchBuilder::new(1, 1);
+        b.push_command(&args(&["SET", "k", "v"]));
+        let bytes = b.finish();
+        for cut in 0..bytes.len() {
+            assert!(Db::new().apply_batch(&bytes.slice(..cut)).is_err());
+        }
+    }
+}

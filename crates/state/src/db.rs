@@ -1,0 +1,303 @@
+//! A partition's keyspace.
+//!
+//! Keys are stored in a B-tree ordered by (48-bit hash of the key, key): the
+//! stored key is the big-endian hash followed by the key bytes in one
+//! allocation. The order makes SCAN's cursor simply "the next hash", which
+//! keeps Redis's guarantee (a key present throughout is returned) across
+//! inserts and deletes, at O(count · log n) per call; lookups cost one hash
+//! and one B-tree descent.
+//!
+//! Determinism: only logged writes (Mode::Apply) mutate, with the batch's
+//! clock. Reads (Mode::Read) treat expired keys as absent but never remove
+//! them.
+
+use crate::value::Value;
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use std::collections::{BTreeMap, BTreeSet};
+use weir_protocol::Frame;
+
+const HASH_LEN: usize = 6;
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Applying a committed log entry: may mutate.
+    Apply,
+    /// Serving a read: must not mutate.
+    Read,
+}
+
+/// The context one command runs in.
+pub struct ExecCtx {
+    pub now_ms: u64,
+    pub mode: Mode,
+    pub rng: SmallRng,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute deadline in ms since the epoch; 0 = no expiry.
+    pub expire_at: u64,
+    /// Changes on every modification (WATCH).
+    pub version: u64,
+}
+
+#[derive(Default, Debug, Clone, PartialEq)]
+pub struct Db {
+    pub(crate) map: BTreeMap<Box<[u8]>, Entry>,
+    /// (deadline, stored key) for keys with a TTL: active expiry.
+    pub(crate) expiring: BTreeSet<(u64, Box<[u8]>)>,
+    pub(crate) write_seq: u64,
+}
+
+/// 48-bit FNV-1a: stable across processes (SCAN cursors survive restarts).
+pub fn hash48(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h ^ (h >> 48)) & 0xffff_ffff_ffff
+}
+
+pub fn stored_key(key: &[u8]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(HASH_LEN + key.len());
+    out.extend_from_slice(&hash48(key).to_be_bytes()[2..]);
+    out.extend_from_slice(key);
+    out.into_boxed_slice()
+}
+
+pub fn user_key(stored: &[u8]) -> &[u8] {
+    &stored[HASH_LEN..]
+}
+
+fn hash_of(stored: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[2..].copy_from_slice(&stored[..HASH_LEN]);
+    u64::from_be_bytes(b)
+}
+
+impl Db {
+    pub fn new() -> Db {
+        Db::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expiring.len()
+    }
+
+    /// The live entry for `key` at `now`.
+    pub fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.map.get(&*stored_key(key)).filter(|e| e.expire_at == 0 || e.expire_at > now)
+    }
+
+    /// The live entry for writing: an expired one is removed first.
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let stored = stored_key(key);
+        let expired = matches!(self.map.get(&stored), Some(e) if e.expire_at != 0 && e.expire_at <= now);
+        if expired {
+            self.remove_stored(&stored);
+        }
+        self.write_seq += 1;
+        let version = self.write_seq;
+        self.map.get_mut(&stored).map(|e| {
+            e.version = version;
+            e
+        })
+    }
+
+    /// Stores `value` under `key`, keeping or setting `expire_at`.
+    pub fn put(&mut self, key: &[u8], value: Value, expire_at: u64) {
+        let stored = stored_key(key);
+        if let Some(old) = self.map.get(&stored) {
+            if old.expire_at != 0 {
+                self.expiring.remove(&(old.expire_at, stored.clone()));
+            }
+        }
+        if expire_at != 0 {
+            self.expiring.insert((expire_at, stored.clone()));
+        }
+        self.write_seq += 1;
+        self.map.insert(stored, Entry { value, expire_at, version: self.write_seq });
+    }
+
+    /// Changes a live key's deadline (0 removes it).
+    pub fn set_expire(&mut self, key: &[u8], expire_at: u64) {
+        let stored = stored_key(key);
+        let Some(entry) = self.map.get_mut(&stored) else { return };
+        if entry.expire_at != 0 {
+            self.expiring.remove(&(entry.expire_at, stored.clone()));
+        }
+        entry.expire_at = expire_at;
+        self.write_seq += 1;
+        entry.version = self.write_seq;
+        if expire_at != 0 {
+            self.expiring.insert((expire_at, stored));
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_stored(&stored_key(key))
+    }
+
+    fn remove_stored(&mut self, stored: &[u8]) -> Option<Entry> {
+        let entry = self.map.remove(stored)?;
+        if entry.expire_at != 0 {
+            self.expiring.remove(&(entry.expire_at, Box::from(stored)));
+        }
+        self.write_seq += 1;
+        Some(entry)
+    }
+
+    /// Removes an empty collection left by a command.
+    pub fn drop_if_empty(&mut self, key: &[u8]) {
+        let stored = stored_key(key);
+        if self.map.get(&stored).is_some_and(|e| e.value.is_empty_collection()) {
+            self.remove_stored(&stored);
+        }
+    }
+
+    /// WATCH's view of a key: 0 when absent or expired.
+    pub fn key_version(&self, key: &[u8]) -> u64 {
+        let now = crate::clock_ms();
+        self.get(key, now).map(|e| e.version).unwrap_or(0)
+    }
+
+    /// Whether active expiry has work at `now`.
+    pub fn expired_keys_pending(&self, now: u64) -> bool {
+        self.expiring.first().is_some_and(|(at, _)| *at <= now)
+    }
+
+    /// Removes up to `max` keys whose deadline is at or before `now`.
+    pub fn active_expire(&mut self, now: u64, max: usize) -> usize {
+        let mut removed = 0;
+        while removed < max {
+            let Some((at, stored)) = self.expiring.first().cloned() else { break };
+            if at > now {
+                break;
+            }
+            self.remove_stored(&stored);
+            removed += 1;
+        }
+        removed
+    }
+
+    pub fn flush(&mut self) {
+        self.map.clear();
+        self.expiring.clear();
+        self.write_seq += 1;
+    }
+
+    /// Runs one command (args[0] is its name).
+    pub fn execute(&mut self, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+        let Some(spec) = args.first().and_then(|name| crate::spec::lookup(name)) else {
+            return Frame::error("ERR unknown command");
+        };
+        if !spec.arity_ok(args.len()) {
+            return Frame::error(format!("ERR wrong number of arguments for '{}' command", spec.name));
+        }
+        if ctx.mode == Mode::Read && spec.access == crate::Access::Write {
+            return Frame::error("ERR internal: a write reached the read path");
+        }
+        match spec.handler {
+            Some(handler) => handler(self, ctx, args),
+            None => Frame::error("ERR unknown command"),
+        }
+    }
+
+    /// SCAN over this partition. The cursor is the next 48-bit hash.
+    pub fn scan(
+        &self,
+        now: u64,
+        cursor: u64,
+        pattern: Option<&[u8]>,
+        count: usize,
+        type_name: Option<&[u8]>,
+    ) -> (u64, Vec<Bytes>) {
+        let mut start = cursor.to_be_bytes()[2..].to_vec();
+        start.truncate(HASH_LEN);
+        let mut keys = Vec::new();
+        let mut visited = 0;
+        let mut last_hash = None;
+        for (stored, entry) in self.map.range::<[u8], _>((std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded)) {
+            let hash = hash_of(stored);
+            // Stop only between hashes, so no key sharing a hash is skipped.
+            if visited >= count && last_hash != Some(hash) {
+                return (hash, keys);
+            }
+            visited += 1;
+            last_hash = Some(hash);
+            if wanted(stored, entry, now, pattern, type_name) {
+                keys.push(Bytes::copy_from_slice(user_key(stored)));
+            }
+        }
+        (0, keys)
+    }
+
+    pub fn keys(&self, now: u64, pattern: &[u8]) -> Vec<Bytes> {
+        let all = pattern == b"*";
+        self.map
+            .iter()
+            .filter(|(stored, entry)| (entry.expire_at == 0 || entry.expire_at > now) && (all || crate::glob_match(pattern, user_key(stored))))
+            .map(|(stored, _)| Bytes::copy_from_slice(user_key(stored)))
+            .collect()
+    }
+}
+
+fn wanted(stored: &[u8], entry: &Entry, now: u64, pattern: Option<&[u8]>, type_name: Option<&[u8]>) -> bool {
+    (entry.expire_at == 0 || entry.expire_at > now)
+        && pattern.is_none_or(|p| crate::glob_match(p, user_key(stored)))
+        && type_name.is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_returns_every_stable_key_despite_churn() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.put(format!("k{i}").as_bytes(), Value::Int(i), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let (next, keys) = db.scan(0, cursor, None, 10, None);
+            seen.extend(keys);
+            // Churn between calls: add and remove other keys.
+            db.put(format!("new{round}").as_bytes(), Value::Int(0), 0);
+            db.remove(format!("new{}", round / 2).as_bytes());
+            round += 1;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} was never returned");
+        }
+    }
+
+    #[test]
+    fn expiry_hides_in_reads_and_removes_actively() {
+        let mut db = Db::new();
+        db.put(b"a", Value::Int(1), 100);
+        db.put(b"b", Value::Int(2), 0);
+        assert!(db.get(b"a", 99).is_some() && db.get(b"a", 100).is_none());
+        assert!(db.expired_keys_pending(100));
+        assert_eq!(db.active_expire(100, 10), 1);
+        assert_eq!((db.len(), db.expires_len()), (1, 0));
+    }
+}

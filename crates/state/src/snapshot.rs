@@ -1,0 +1,149 @@
+//! A partition's state as bytes, for snapshots. The format lists every
+//! entry with its deadline and version, then the write sequence; it is
+//! deterministic (B-tree order), so equal states give equal snapshots.
+
+use crate::db::{stored_key, user_key, Db, Entry};
+use crate::value::Value;
+use bytes::{BufMut, Bytes};
+use std::collections::{BTreeMap, BTreeSet};
+
+const VERSION: u8 = 1;
+const T_STR: u8 = 1;
+const T_INT: u8 = 2;
+const T_HASH: u8 = 3;
+const T_SET: u8 = 4;
+
+#[derive(Debug, thiserror::Error)]
+#[error("malformed snapshot: {0}")]
+pub struct SnapshotError(&'static str);
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.put_u32_le(b.len() as u32);
+    out.put_slice(b);
+}
+
+impl Db {
+    pub fn write_snapshot(&self, out: &mut Vec<u8>) {
+        out.put_u8(VERSION);
+        out.put_u64_le(self.write_seq);
+        out.put_u64_le(self.map.len() as u64);
+        for (stored, entry) in &self.map {
+            put_bytes(out, user_key(stored));
+            out.put_u64_le(entry.expire_at);
+            out.put_u64_le(entry.version);
+            match &entry.value {
+                Value::Str(s) => {
+                    out.put_u8(T_STR);
+                    put_bytes(out, s);
+                }
+                Value::Int(n) => {
+                    out.put_u8(T_INT);
+                    out.put_i64_le(*n);
+                }
+                Value::Hash(h) => {
+                    out.put_u8(T_HASH);
+                    out.put_u64_le(h.len() as u64);
+                    for (k, v) in h {
+                        put_bytes(out, k);
+                        put_bytes(out, v);
+                    }
+                }
+                Value::Set(s) => {
+                    out.put_u8(T_SET);
+                    out.put_u64_le(s.len() as u64);
+                    for m in s {
+                        put_bytes(out, m);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn read_snapshot(data: &[u8]) -> Result<Db, SnapshotError> {
+        let mut r = Reader { data, pos: 0 };
+        if r.u8()? != VERSION {
+            return Err(SnapshotError("unknown version"));
+        }
+        let mut db = Db { write_seq: r.u64()?, ..Db::default() };
+        let count = r.count(21)?;
+        for _ in 0..count {
+            let key = r.bytes()?;
+            let expire_at = r.u64()?;
+            let version = r.u64()?;
+            let value = r.value()?;
+            let stored = stored_key(&key);
+            if expire_at != 0 {
+                db.expiring.insert((expire_at, stored.clone()));
+            }
+            db.map.insert(stored, Entry { value, expire_at, version });
+        }
+        if r.pos != data.len() {
+            return Err(SnapshotError("trailing bytes"));
+        }
+        Ok(db)
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], SnapshotError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(SnapshotError("truncated"))?;
+        let out = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, SnapshotError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn count(&mut self, min_size: usize) -> Result<usize, SnapshotError> {
+        let n = self.u64()?;
+        if n.saturating_mul(min_size as u64) > (self.data.len() - self.pos) as u64 {
+            return Err(SnapshotError("count exceeds the data"));
+        }
+        Ok(n as usize)
+    }
+
+    fn bytes(&mut self) -> Result<Bytes, SnapshotError> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        let len = u32::from_le_bytes(a) as usize;
+        Ok(Bytes::copy_from_slice(self.take(len)?))
+    }
+
+    fn value(&mut self) -> Result<Value, SnapshotError> {
+        Ok(match self.u8()? {
+            T_STR => Value::Str(self.bytes()?),
+            T_INT => Value::Int(self.u64()? as i64),
+            T_HASH => {
+                let n = self.count(8)?;
+                let mut h = BTreeMap::new();
+                for _ in 0..n {
+                    let k = self.bytes()?;
+                    h.insert(k, self.bytes()?);
+                }
+                Value::Hash(h)
+            }
+            T_SET => {
+                let n = self.count(4)?;
+                let mut s = BTreeSet::new();
+                for _ in 0..n {
+                    s.insert(self.bytes()?);
+                }
+                Value::Set(s)
+            }
+            _ => return Err(SnapshotError("unknown value type")),
+        })
+    }
+}
