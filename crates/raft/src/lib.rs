@@ -25,4 +25,4 @@ pub mod wal;
 
 pub use group::{start_group, Group, GroupConfig};
 pub use machine::Machine;
-pub use types::{NodeId, Request, Response, TypeConfig};
+pub use types::{NodeId, Raft, Request, Response, TypeConfig};

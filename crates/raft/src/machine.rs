@@ -152,7 +152,7 @@ impl StateMachineStore {
         tokio::task::spawn_blocking(move || file.save(&meta, &bytes).map(|()| bytes))
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(signature.clone()), &e))?
-            .map_err(|e| StorageIOError::write_snapshot(Some(signature), &e))
+            .map_err(|e| StorageIOError::write_snapshot(Some(signature), &e).into())
     }
 }
 

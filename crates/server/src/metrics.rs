@@ -20,8 +20,13 @@ pub fn render(node: &Arc<Node>) -> Result<String, std::fmt::Error> {
     Ok(text)
 }
 
-#[derive(Debug)]
 struct NodeCollector(Arc<Node>);
+
+impl std::fmt::Debug for NodeCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeCollector")
+    }
+}
 
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
     let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
@@ -34,7 +39,7 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) ->
 }
 
 fn histogram(mut metric: prometheus_client::encoding::MetricEncoder, h: &AtomicHistogram) -> Result<(), std::fmt::Error> {
-    metric.encode_histogram::<()>(h.sum(), h.count(), &h.buckets(), None)
+    metric.encode_histogram::<Vec<(String, String)>>(h.sum(), h.count(), &h.buckets(), None)
 }
 
 impl Collector for NodeCollector {

@@ -17,8 +17,6 @@ struct Cli {
 enum Command {
     /// Run a node: RESP on --bind/--port, HTTP on --http, data in --dir.
     Serve(serve::ServeArgs),
-    /// Drive a load against weir or any other RESP server and report ART, T, L and TR.
-    Bench(weir_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,7 +33,6 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Bench(args) => run_bench(args),
     }
 }
 
@@ -43,15 +40,4 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
-fn run_bench(args: weir_bench::BenchArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(weir_bench::run(args))
 }

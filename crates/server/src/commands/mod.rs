@@ -59,6 +59,7 @@ const fn spec(
         group,
         summary,
         since: "1.0.0",
+        handler: None,
     }
 }
 
