@@ -39,7 +39,7 @@ pub fn try_start_weir(dir: &Path, extra: &[&str]) -> Result<WeirNode, String> {
         .arg(dir)
         .args(["--port", "0", "--http", "127.0.0.1:0"])
         .args(extra)
-        .env("WEIR_LOG", "info")
+        .env("WEIR_LOG", "info,openraft=warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
