@@ -46,6 +46,12 @@ pub fn parse_f64(data: &[u8]) -> Option<f64> {
 /// which for everyday operands equals the 15-digit rendering; we use that
 /// when it reads back within a couple of ulps, else the shortest exact text.
 pub fn format_incr_float(value: f64) -> String {
+    // Beyond 15 integer digits, f64's own shortest text is what Redis's
+    // fixed-point rendering shows too.
+    if value.abs() >= 1e15 {
+        let fixed = format!("{value:.17}");
+        return fixed.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
     let short = format!("{:.14e}", value);
     let candidate = trim_exponent_form(&short);
     let close = candidate.parse::<f64>().map(|c| (c - value).abs() <= value.abs() * 4.0 * f64::EPSILON).unwrap_or(false);
@@ -92,5 +98,6 @@ mod tests {
         assert_eq!(format_incr_float(5000.0), "5000");
         assert_eq!(format_incr_float(-1.25), "-1.25");
         assert_eq!(format_incr_float(3.0e-5), "0.00003");
+        assert_eq!(format_incr_float(9223372036854775807.0 + 1.5), "9223372036854775808");
     }
 }

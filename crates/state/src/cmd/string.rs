@@ -237,11 +237,12 @@ pub fn incrbyfloat(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn incrbyfloat_inner(db: &mut Db, now: u64, args: &[Bytes]) -> Result<Frame, Frame> {
-    let delta = crate::num::parse_f64(&args[2]).ok_or_else(not_float)?;
+    // Redis checks the key's type, then its value, then the increment.
     let current = match read_string(db, &args[1], now)? {
         None => 0.0,
         Some(s) => crate::num::parse_f64(&s).ok_or_else(not_float)?,
     };
+    let delta = crate::num::parse_f64(&args[2]).ok_or_else(not_float)?;
     let next = current + delta;
     if !next.is_finite() {
         return Err(Frame::error("ERR increment would produce NaN or Infinity"));

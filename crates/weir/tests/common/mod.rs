@@ -84,7 +84,8 @@ fn field(line: &str, name: &str) -> Option<SocketAddr> {
     rest[..end].trim_matches('"').parse().ok()
 }
 
-/// True if a RESP PING gets +PONG.
+/// True if the server answers PING (with PONG, or NOAUTH when a password
+/// is set): it is up and serving.
 pub fn ping(addr: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
@@ -92,7 +93,7 @@ pub fn ping(addr: SocketAddr) -> bool {
         return false;
     }
     let mut buf = [0u8; 7];
-    stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    stream.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
 }
 
 impl WeirNode {

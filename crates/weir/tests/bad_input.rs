@@ -1,0 +1,98 @@
+//! Malformed RESP gets Redis's protocol error and a closed connection; the
+//! server stays up and other clients are unaffected.
+
+mod common;
+
+use rand::{Rng, SeedableRng};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Sends `input`, returns everything the server wrote before closing.
+fn exchange(addr: std::net::SocketAddr, input: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    // The server may close while we are still writing: that is the point.
+    let _ = stream.write_all(input);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn malformed_requests_get_protocol_errors_and_a_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &["--max-bulk-len", "1024"]);
+    let mut bystander = node.client();
+    let _: () = redis::cmd("SET").arg("bystander").arg("1").query(&mut bystander).expect("set");
+
+    let mut long_count = b"*1".to_vec();
+    long_count.extend(vec![b'9'; 70 * 1024]);
+    let long_inline = vec![b'a'; 70 * 1024];
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("bad type byte", b"*1\r\n+PING\r\n".to_vec(), "-ERR Protocol error: expected '$', got '+'"),
+        ("bad multibulk length", b"*abc\r\n".to_vec(), "-ERR Protocol error: invalid multibulk length"),
+        ("huge multibulk length", b"*999999999\r\n".to_vec(), "-ERR Protocol error: invalid multibulk length"),
+        ("negative bulk length", b"*1\r\n$-5\r\n".to_vec(), "-ERR Protocol error: invalid bulk length"),
+        ("huge bulk length", b"*1\r\n$99999999999999\r\n".to_vec(), "-ERR Protocol error: invalid bulk length"),
+        ("bulk over the limit", b"*2\r\n$3\r\nSET\r\n$2048\r\n".to_vec(), "-ERR Protocol error: invalid bulk length"),
+        ("unterminated count line", long_count, "-ERR Protocol error: too big mbulk count string"),
+        ("unterminated inline", long_inline, "-ERR Protocol error: too big inline request"),
+        ("unbalanced quotes", b"SET \"a b\r\n".to_vec(), "-ERR Protocol error: unbalanced quotes in request"),
+    ];
+    for (name, input, expected) in cases {
+        let reply = exchange(node.addr, &input);
+        assert!(reply.starts_with(expected), "{name}: got {reply:?}");
+        assert!(reply.ends_with("\r\n") && reply.matches("\r\n").count() == 1, "{name}: the connection must close after the error: {reply:?}");
+    }
+
+    // Binary garbage: whatever it parses as, the server answers or closes,
+    // and keeps serving everyone else.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _ in 0..50 {
+        let len = rng.gen_range(1..4096);
+        let mut garbage: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+        garbage.push(b'\n');
+        let _ = exchange(node.addr, &garbage);
+    }
+    let value: String = redis::cmd("GET").arg("bystander").query(&mut bystander).expect("bystander still served");
+    assert_eq!(value, "1");
+    assert!(common::ping(node.addr), "the server stays up");
+}
+
+#[test]
+fn inline_commands_and_deep_pipelines_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let reply = exchange(node.addr, b"PING\r\nSET k \"hello world\"\nGET k\r\nQUIT\r\n");
+    assert_eq!(reply, "+PONG\r\n+OK\r\n$11\r\nhello world\r\n+OK\r\n");
+    let mut pipeline = Vec::new();
+    for i in 0..10_000 {
+        pipeline.extend_from_slice(format!("*2\r\n$4\r\nINCR\r\n$3\r\nc:{}\r\n", i % 7).as_bytes());
+    }
+    pipeline.extend_from_slice(b"QUIT\r\n");
+    let reply = exchange(node.addr, &pipeline);
+    assert_eq!(reply.matches("\r\n").count(), 10_001);
+    let mut conn = node.client();
+    let total: i64 = (0..7).map(|i| redis::cmd("GET").arg(format!("c:{i}")).query::<i64>(&mut conn).expect("get")).sum();
+    assert_eq!(total, 10_000);
+}
+
+
+#[test]
+fn unauthenticated_clients_may_only_send_small_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &["--requirepass", "s3cret"]);
+    assert_eq!(exchange(node.addr, b"GET k\r\nQUIT\r\n"), "-NOAUTH Authentication required.\r\n+OK\r\n");
+    let many = b"*11\r\n";
+    assert_eq!(exchange(node.addr, many), "-ERR Protocol error: unauthenticated multibulk length\r\n");
+    let big = b"*2\r\n$4\r\nAUTH\r\n$20000\r\n";
+    assert_eq!(exchange(node.addr, big), "-ERR Protocol error: unauthenticated bulk length\r\n");
+    assert_eq!(exchange(node.addr, b"AUTH wrong\r\nQUIT\r\n"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n");
+    assert_eq!(exchange(node.addr, b"AUTH s3cret\r\nSET k v\r\nQUIT\r\n"), "+OK\r\n+OK\r\n+OK\r\n");
+    let (status, _) = common::http(node.http, "POST", "/v1/command", &[], "[\"GET\",\"k\"]");
+    assert_eq!(status, 401);
+    let (status, body) = common::http(node.http, "POST", "/v1/command", &[("Authorization", "Bearer s3cret")], "[\"GET\",\"k\"]");
+    assert_eq!((status, body.as_str()), (200, "{\"result\":\"v\"}"));
+}
