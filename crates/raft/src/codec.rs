@@ -15,8 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const KIND_ENTRY: u8 = 1;
 /// The latest vote (sticky: rewritten at the head of every log segment).
 pub const KIND_VOTE: u8 = 2;
-/// The latest known committed log id (sticky).
-pub const KIND_COMMITTED: u8 = 3;
 /// Entries from `index` on are gone (a follower's conflicting suffix).
 pub const KIND_TRUNCATE: u8 = 4;
 /// Entries up to `index` are covered by a snapshot (sticky).
@@ -91,7 +89,7 @@ pub fn decode_vote(body: &[u8]) -> Result<Vote, DecodeError> {
     Ok(if committed { Vote::new_committed(term, node) } else { Vote::new(term, node) })
 }
 
-/// An optional log id (committed, purge markers).
+/// An optional log id (purge markers, snapshot metadata).
 pub fn encode_log_id(log_id: Option<&LogId>) -> Bytes {
     let mut out = BytesMut::with_capacity(25);
     match log_id {

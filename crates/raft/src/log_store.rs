@@ -5,7 +5,7 @@
 //! are visible to readers at once, and openraft learns of durability through
 //! the flush callback, which the log's writer thread runs after its fsync.
 
-use crate::codec::{self, KIND_COMMITTED, KIND_ENTRY, KIND_PURGE, KIND_TRUNCATE, KIND_VOTE};
+use crate::codec::{self, KIND_ENTRY, KIND_PURGE, KIND_TRUNCATE, KIND_VOTE};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 use crate::wal::RecoveredLog;
 use bytes::Bytes;
@@ -20,7 +20,6 @@ use weir_log::{Log, LogError, Record};
 struct Inner {
     entries: BTreeMap<u64, Entry>,
     vote: Option<Vote>,
-    committed: Option<LogId>,
     purged: Option<LogId>,
 }
 
@@ -38,7 +37,6 @@ impl LogStore {
         let inner = Inner {
             entries: recovered.entries,
             vote: recovered.vote,
-            committed: recovered.committed,
             purged: recovered.purged,
         };
         LogStore { partition, log, inner: Arc::new(Mutex::new(inner)) }
@@ -102,19 +100,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
         Ok(self.lock().vote)
-    }
-
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        // Not awaited: losing it only means re-deriving the commit point,
-        // which Raft does anyway.
-        let record = self.record(KIND_COMMITTED, 0, true, codec::encode_log_id(committed.as_ref()));
-        self.log.append(vec![record], Box::new(|_| {})).await.map_err(|e| StorageIOError::write(&io_error(e)))?;
-        self.lock().committed = committed;
-        Ok(())
-    }
-
-    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.lock().committed)
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>

@@ -6,7 +6,7 @@
 //! log-matching rule), a truncate marker drops a suffix, and a purge marker
 //! drops a prefix.
 
-use crate::codec::{self, DecodeError, KIND_COMMITTED, KIND_ENTRY, KIND_PURGE, KIND_TRUNCATE, KIND_VOTE};
+use crate::codec::{self, DecodeError, KIND_ENTRY, KIND_PURGE, KIND_TRUNCATE, KIND_VOTE};
 use crate::types::{Entry, LogId, Vote};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -18,7 +18,6 @@ use weir_log::{Log, LogConfig, OpenError, RecordRef};
 pub struct RecoveredLog {
     pub entries: BTreeMap<u64, Entry>,
     pub vote: Option<Vote>,
-    pub committed: Option<LogId>,
     pub purged: Option<LogId>,
 }
 
@@ -69,7 +68,6 @@ fn replay_one(logs: &mut [RecoveredLog], partitions: u32, record: RecordRef<'_>)
             log.apply_entry(entry);
         }
         KIND_VOTE => log.vote = Some(codec::decode_vote(record.body).map_err(decode_err)?),
-        KIND_COMMITTED => log.committed = codec::decode_log_id(record.body).map_err(decode_err)?,
         KIND_TRUNCATE => {
             log.entries.split_off(&record.index);
         }

@@ -2,10 +2,13 @@
 //! concurrently into one Raft entry (group commit) and hands each caller its
 //! reply once the entry is durable and applied.
 //!
-//! No timer decides a batch: the writer takes whatever is queued the moment a
-//! pipeline slot frees up, so a lone client pays for one entry and a crowd
-//! shares them. At most [`MAX_INFLIGHT`] entries per partition are in Raft at
-//! once; while they are, new commands queue and the next batch grows.
+//! No timer decides a batch: the writer takes whatever is queued the moment
+//! the previous entry is answered, so a lone client pays for one entry and a
+//! crowd shares them. One entry per partition is in Raft at a time: openraft
+//! 0.9's core waits for each append to be flushed before it takes the next
+//! one, so a second entry would only wait there, and would hold back the
+//! commands that could have joined it. Across partitions, the node log's
+//! writer merges the entries of every partition into one fsync.
 
 use crate::stats::Stats;
 use bytes::Bytes;
@@ -19,9 +22,8 @@ use weir_raft::machine::{lock, SharedMachine};
 use weir_raft::{Raft, Request};
 use weir_state::{BatchBuilder, ExecCtx, Mode};
 
-/// Entries of one partition in Raft at once: one being fsynced, one queued
-/// behind it in the node log, one being formed.
-pub const MAX_INFLIGHT: usize = 3;
+/// Entries of one partition in Raft at once (see the module comment).
+pub const MAX_INFLIGHT: usize = 1;
 /// Items in one entry (bounds an entry's apply time and size).
 pub const MAX_BATCH_ITEMS: usize = 4096;
 /// Encoded bytes in one entry.
