@@ -151,9 +151,7 @@ impl Conn<'_> {
     }
 
     fn emit(&mut self, command: Option<usize>, started: Instant, frame: &Frame) -> Result<(), String> {
-        if let Some(stats) = command.and_then(|i| self.node.stats.commands.get(i)) {
-            stats.record(started.elapsed(), frame.is_error());
-        }
+        self.node.stats.record(command, started, frame);
         encode(frame, self.session.version, &mut self.out);
         if self.out.len() > self.node.config.max_output_buffer {
             self.node.stats.output_overflows.fetch_add(1, Relaxed);

@@ -110,12 +110,15 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
     let client = node.clients.register(None, None);
     let mut session = Session::new(client.clone(), false);
     session.version = Version::Resp3;
-    let (_, reply) = node.execute(&mut session, args).await;
+    let started = std::time::Instant::now();
+    let (command, reply) = node.execute(&mut session, args).await;
     node.clients.unregister(client.id);
-    match reply {
+    let frame = match reply {
         Reply::Now(frame) => frame,
         Reply::Later(rx) => rx.await.unwrap_or_else(|_| Frame::error("ERR the write was abandoned")),
-    }
+    };
+    node.stats.record(command, started, &frame);
+    frame
 }
 
 /// A reply as JSON: strings stay strings (bytes that are not UTF-8 become

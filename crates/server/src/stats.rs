@@ -112,6 +112,13 @@ impl Stats {
         }
     }
 
+    /// Counts one command's reply (`command` is its slot in the table).
+    pub fn record(&self, command: Option<usize>, started: std::time::Instant, reply: &weir_protocol::Frame) {
+        if let Some(stats) = command.and_then(|i| self.commands.get(i)) {
+            stats.record(started.elapsed(), reply.is_error());
+        }
+    }
+
     pub fn total_commands(&self) -> u64 {
         self.commands.iter().map(|c| c.calls.load(Relaxed)).sum()
     }

@@ -1,0 +1,174 @@
+//! The node through a real client: transactions, CROSSSLOT, expiry,
+//! persistence across restarts, introspection, and the HTTP front end.
+
+mod common;
+
+use redis::Commands;
+use std::time::Duration;
+
+#[test]
+fn transactions_are_atomic_single_slot_and_watched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut c = node.client();
+    let (a, b): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("INCRBY")
+        .arg("{acct}:alice")
+        .arg(10)
+        .cmd("DECRBY")
+        .arg("{acct}:bob")
+        .arg(10)
+        .query(&mut c)
+        .expect("exec");
+    assert_eq!((a, b), (10, -10));
+
+    let crossslot: redis::RedisResult<()> = redis::cmd("MSET").arg("x").arg(1).arg("y").arg(2).query(&mut c);
+    let err = crossslot.unwrap_err();
+    assert_eq!(err.kind(), redis::ErrorKind::CrossSlot, "{err}");
+
+    // WATCH: a concurrent change aborts EXEC (nil reply).
+    let mut other = node.client();
+    let _: () = redis::cmd("WATCH").arg("{acct}:alice").query(&mut c).expect("watch");
+    let _: () = other.set("{acct}:alice", 99).expect("concurrent write");
+    let _: () = redis::cmd("MULTI").query(&mut c).expect("multi");
+    let queued: String = redis::cmd("INCR").arg("{acct}:alice").query(&mut c).expect("queued");
+    assert_eq!(queued, "QUEUED");
+    let aborted: Option<Vec<i64>> = redis::cmd("EXEC").query(&mut c).expect("exec");
+    assert_eq!(aborted, None);
+    let value: i64 = c.get("{acct}:alice").expect("get");
+    assert_eq!(value, 99);
+
+    // A queuing error aborts the whole transaction.
+    let _: () = redis::cmd("MULTI").query(&mut c).expect("multi");
+    let _: redis::RedisResult<()> = redis::cmd("NOSUCH").query(&mut c);
+    let exec: redis::RedisResult<()> = redis::cmd("EXEC").query(&mut c);
+    let err = exec.unwrap_err();
+    assert_eq!(err.kind(), redis::ErrorKind::ExecAbortError, "{err}");
+}
+
+#[test]
+fn expiry_lazy_and_active() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut c = node.client();
+    for i in 0..100 {
+        let _: () = redis::cmd("SET").arg(format!("tmp:{i}")).arg(i).arg("PX").arg(150).query(&mut c).expect("set px");
+    }
+    let _: () = c.set("keep", 1).expect("set");
+    let ttl: i64 = c.pttl("tmp:0").expect("pttl");
+    assert!(ttl > 0 && ttl <= 150);
+    std::thread::sleep(Duration::from_millis(400));
+    let gone: Option<i64> = c.get("tmp:1").expect("get");
+    assert_eq!(gone, None, "lazily hidden");
+    // Active expiry removes them from DBSIZE within a few cycles.
+    let mut size = 0;
+    for _ in 0..50 {
+        size = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
+        if size == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(size, 1, "active expiry removed the expired keys");
+}
+
+#[test]
+fn data_survives_restart_with_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &["--snapshot-every", "50", "--partitions", "4"]);
+    let mut c = node.client();
+    for i in 0..2000 {
+        let _: () = c.hset(format!("user:{}", i % 50), format!("f{i}"), i).expect("hset");
+    }
+    let _: () = redis::cmd("SADD").arg("tags").arg("a").arg("b").query(&mut c).expect("sadd");
+    let _: () = redis::cmd("SET").arg("ttl-key").arg("v").arg("EX").arg(1000).query(&mut c).expect("set ex");
+    let node = node.restart();
+    let mut c = node.client();
+    let fields: i64 = c.hlen("user:7").expect("hlen");
+    assert_eq!(fields, 40);
+    let members: Vec<String> = c.smembers("tags").expect("smembers");
+    assert_eq!(members.len(), 2);
+    let ttl: i64 = c.ttl("ttl-key").expect("ttl");
+    assert!(ttl > 990, "TTL survives restart: {ttl}");
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).expect("info");
+    assert!(info.contains("weir_fsync:always"), "{info}");
+    let snapshots = std::fs::read_dir(dir.path().join("snapshots")).expect("snapshots").count();
+    assert!(snapshots > 0, "snapshots were written");
+}
+
+#[test]
+fn introspection_answers_like_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut c = node.client();
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).expect("client id");
+    assert!(id > 0);
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("tester").query(&mut c).expect("setname");
+    let name: String = redis::cmd("CLIENT").arg("GETNAME").query(&mut c).expect("getname");
+    assert_eq!(name, "tester");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).expect("client list");
+    assert!(list.contains("name=tester"), "{list}");
+    let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut c).expect("command count");
+    assert!(count > 70);
+    let config: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendonly").query(&mut c).expect("config get");
+    assert_eq!(config, vec!["appendonly".to_string(), "yes".to_string()]);
+    let info: String = redis::cmd("INFO").query(&mut c).expect("info");
+    for section in ["# Server", "# Clients", "# Persistence", "# Stats", "# Replication", "# Keyspace"] {
+        assert!(info.contains(section), "INFO lacks {section}");
+    }
+    let select: redis::RedisResult<()> = redis::cmd("SELECT").arg(1).query(&mut c);
+    assert!(select.unwrap_err().to_string().contains("DB index is out of range"));
+    let waited: i64 = redis::cmd("WAIT").arg(0).arg(100).query(&mut c).expect("wait");
+    assert_eq!(waited, 0, "a cluster of one has no replicas to count");
+    let hello: redis::Value = redis::cmd("HELLO").arg(3).query(&mut c).expect("hello 3");
+    assert!(format!("{hello:?}").contains("proto"));
+}
+
+#[test]
+fn http_health_ready_metrics_and_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    assert_eq!(common::http(node.http, "GET", "/health", &[], "").0, 200);
+    assert_eq!(common::http(node.http, "GET", "/ready", &[], "").0, 200);
+    let (status, body) = common::http(node.http, "POST", "/v1/command", &[], "[\"INCR\",\"likes:1\"]");
+    assert_eq!((status, body.as_str()), (200, "{\"result\":1}"));
+    let (status, body) = common::http(node.http, "POST", "/v1/command", &[], "[\"HSET\",\"h\",\"a\",\"1\"]");
+    assert_eq!((status, body.as_str()), (200, "{\"result\":1}"));
+    let (_, body) = common::http(node.http, "POST", "/v1/command", &[], "[\"HGETALL\",\"h\"]");
+    assert_eq!(body, "{\"result\":{\"a\":\"1\"}}");
+    let (status, body) = common::http(node.http, "POST", "/v1/command", &[], "[\"NOPE\"]");
+    assert_eq!(status, 422);
+    assert!(body.contains("unknown command"));
+    assert_eq!(common::http(node.http, "POST", "/v1/command", &[], "not json").0, 400);
+    let (status, metrics) = common::http(node.http, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    for name in [
+        "weir_commands_total{command=\"incr\"} 1",
+        "weir_command_duration_seconds_bucket",
+        "weir_batch_items_bucket",
+        "weir_log_fsyncs_total",
+        "weir_log_bytes_total",
+        "weir_connected_clients",
+        "weir_partition_applied_index{partition=\"7\"}",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+}
+
+#[test]
+fn redis_benchmark_runs_unmodified_without_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let output = std::process::Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &node.addr.port().to_string()])
+        .args(["-t", "ping,set,get,incr,sadd,hset,mset", "-n", "5000", "-c", "20", "-q"])
+        .output()
+        .expect("redis-benchmark is required (apt-get install redis-tools)");
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(!text.to_lowercase().contains("error"), "redis-benchmark reported errors:\n{text}");
+    for test in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "SADD", "HSET", "MSET"] {
+        assert!(text.contains(test), "{test} did not run:\n{text}");
+    }
+}
