@@ -75,7 +75,11 @@ fn replay_segment<E: std::error::Error>(
     while at < data.len() {
         match record::parse(&data[at..]) {
             Ok((rec, len)) => {
-                visit(rec).map_err(|source| OpenError::Replay { path: path.to_path_buf(), offset: at as u64, source })?;
+                visit(rec).map_err(|source| OpenError::Replay {
+                    path: path.to_path_buf(),
+                    offset: at as u64,
+                    source,
+                })?;
                 if rec.sticky {
                     recovered.sticky.insert((rec.partition, rec.kind), data[at..at + len].to_vec());
                 } else {

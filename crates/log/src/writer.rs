@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub enum Request {
-    Append { records: Vec<Record>, done: Done },
+    Append {
+        records: Vec<Record>,
+        done: Done,
+    },
     /// Interval mode: fsync now if anything is unsynced.
     Sync,
 }

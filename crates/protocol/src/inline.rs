@@ -49,7 +49,12 @@ fn closing_ok(line: &[u8], after: usize) -> Option<usize> {
 fn double_quoted(line: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<usize> {
     loop {
         match *line.get(i)? {
-            b'\\' if i + 3 < line.len() && line[i + 1] == b'x' && hex(line[i + 2]).is_some() && hex(line[i + 3]).is_some() => {
+            b'\\'
+                if i + 3 < line.len()
+                    && line[i + 1] == b'x'
+                    && hex(line[i + 2]).is_some()
+                    && hex(line[i + 3]).is_some() =>
+            {
                 out.push(hex(line[i + 2])? * 16 + hex(line[i + 3])?);
                 i += 4;
             }

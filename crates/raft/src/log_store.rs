@@ -34,11 +34,7 @@ pub struct LogStore {
 
 impl LogStore {
     pub fn new(partition: u32, log: Arc<Log>, recovered: RecoveredLog) -> LogStore {
-        let inner = Inner {
-            entries: recovered.entries,
-            vote: recovered.vote,
-            purged: recovered.purged,
-        };
+        let inner = Inner { entries: recovered.entries, vote: recovered.vote, purged: recovered.purged };
         LogStore { partition, log, inner: Arc::new(Mutex::new(inner)) }
     }
 

@@ -25,10 +25,8 @@ pub struct NoConnection {
 
 impl NoConnection {
     fn unreachable<E: std::error::Error>(&self) -> RPCError<NodeId, BasicNode, E> {
-        let reason = std::io::Error::other(format!(
-            "no transport to node {}: this node runs as a cluster of one",
-            self.target
-        ));
+        let reason =
+            std::io::Error::other(format!("no transport to node {}: this node runs as a cluster of one", self.target));
         RPCError::Unreachable(Unreachable::new(&reason))
     }
 }

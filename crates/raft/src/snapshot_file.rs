@@ -120,11 +120,7 @@ fn decode_meta(payload: &[u8]) -> Result<(Meta, usize), codec::DecodeError> {
     let membership = r.membership()?;
     let id_len = r.count(MAX_ID_LEN)?;
     let snapshot_id = String::from_utf8(r.take(id_len)?.to_vec()).map_err(|_| r.fail("snapshot id is not UTF-8"))?;
-    let meta = Meta {
-        last_log_id,
-        last_membership: StoredMembership::new(membership_log_id, membership),
-        snapshot_id,
-    };
+    let meta = Meta { last_log_id, last_membership: StoredMembership::new(membership_log_id, membership), snapshot_id };
     Ok((meta, r.pos))
 }
 

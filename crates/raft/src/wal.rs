@@ -58,9 +58,7 @@ pub fn open(config: LogConfig, partitions: u32) -> Result<(Arc<Log>, Vec<Recover
 
 fn replay_one(logs: &mut [RecoveredLog], partitions: u32, record: RecordRef<'_>) -> Result<(), RecoverError> {
     let partition = record.partition;
-    let log = logs
-        .get_mut(partition as usize)
-        .ok_or(RecoverError::UnknownPartition { partition, partitions })?;
+    let log = logs.get_mut(partition as usize).ok_or(RecoverError::UnknownPartition { partition, partitions })?;
     let decode_err = |source| RecoverError::Decode { partition, source };
     match record.kind {
         KIND_ENTRY => {

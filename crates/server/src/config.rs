@@ -92,7 +92,9 @@ impl Default for NodeConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("refusing to listen on non-loopback address {0} without --requirepass (set --protected-mode no to override)")]
+    #[error(
+        "refusing to listen on non-loopback address {0} without --requirepass (set --protected-mode no to override)"
+    )]
     Unprotected(String),
     #[error("invalid address {0}: {1}")]
     Address(String, String),

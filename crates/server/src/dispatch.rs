@@ -99,7 +99,11 @@ impl Node {
 fn allowed_before_auth(resolved: Option<Resolved>) -> bool {
     matches!(
         resolved,
-        Some(Resolved::Server(ServerCommand::Auth | ServerCommand::Hello | ServerCommand::Quit | ServerCommand::Reset, _, _))
+        Some(Resolved::Server(
+            ServerCommand::Auth | ServerCommand::Hello | ServerCommand::Quit | ServerCommand::Reset,
+            _,
+            _
+        ))
     )
 }
 

@@ -32,9 +32,13 @@ impl HttpState {
         let _ = self.node.set(node);
     }
 
-    fn ready_node(&self) -> Result<&Arc<Node>, Response> {
-        self.node.get().ok_or_else(|| error(StatusCode::SERVICE_UNAVAILABLE, "LOADING weir is recovering its log"))
+    fn ready_node(&self) -> Option<&Arc<Node>> {
+        self.node.get()
     }
+}
+
+fn loading() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "LOADING weir is recovering its log")
 }
 
 pub async fn serve(state: Arc<HttpState>, listener: TcpListener) {
@@ -57,16 +61,13 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 async fn ready(State(state): State<Arc<HttpState>>) -> Response {
     match state.ready_node() {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(response) => response,
+        Some(_) => (StatusCode::OK, "ready\n").into_response(),
+        None => loading(),
     }
 }
 
 async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
-    let node = match state.ready_node() {
-        Ok(node) => node,
-        Err(response) => return response,
-    };
+    let Some(node) = state.ready_node() else { return loading() };
     match crate::metrics::render(node) {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),
@@ -76,7 +77,8 @@ async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
 
 fn authorized(state: &HttpState, headers: &HeaderMap) -> bool {
     let Some(expected) = &state.requirepass else { return true };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     given.is_some_and(|token| constant_time_eq(expected.as_bytes(), token.as_bytes()))
 }
 
@@ -85,10 +87,7 @@ async fn command(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: 
     if !authorized(&state, &headers) {
         return error(StatusCode::UNAUTHORIZED, crate::dispatch::NOAUTH);
     }
-    let node = match state.ready_node() {
-        Ok(node) => node.clone(),
-        Err(response) => return response,
-    };
+    let Some(node) = state.ready_node().cloned() else { return loading() };
     let args: Vec<String> = match serde_json::from_slice(&body) {
         Ok(args) => args,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body must be a JSON array of strings: {e}")),
@@ -135,7 +134,9 @@ pub fn to_json(frame: &Frame) -> Value {
         Frame::Boolean(b) => json!(b),
         Frame::Double(d) if d.is_finite() => json!(d),
         Frame::Double(d) => Value::String(weir_protocol::format_double(*d)),
-        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => Value::Array(items.iter().map(to_json).collect()),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            Value::Array(items.iter().map(to_json).collect())
+        }
         Frame::Map(pairs) => map_to_json(pairs),
     }
 }

@@ -38,7 +38,10 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) ->
     ConstGauge::new(value).encode(metric)
 }
 
-fn histogram(mut metric: prometheus_client::encoding::MetricEncoder, h: &AtomicHistogram) -> Result<(), std::fmt::Error> {
+fn histogram(
+    mut metric: prometheus_client::encoding::MetricEncoder,
+    h: &AtomicHistogram,
+) -> Result<(), std::fmt::Error> {
     metric.encode_histogram::<Vec<(String, String)>>(h.sum(), h.count(), &h.buckets(), None)
 }
 
@@ -49,7 +52,8 @@ impl Collector for NodeCollector {
         let log = node.log.stats();
         let specs: Vec<_> = crate::commands::all_specs().collect();
         {
-            let mut family = encoder.encode_descriptor("commands", "Commands executed, by name.", None, MetricType::Counter)?;
+            let mut family =
+                encoder.encode_descriptor("commands", "Commands executed, by name.", None, MetricType::Counter)?;
             for (spec, c) in specs.iter().zip(&stats.commands) {
                 let calls = c.calls.load(Relaxed);
                 if calls > 0 {
@@ -70,19 +74,44 @@ impl Collector for NodeCollector {
                 }
             }
         }
-        let batch = encoder.encode_descriptor("batch_items", "Commands per Raft entry (group commit).", None, MetricType::Histogram)?;
+        let batch = encoder.encode_descriptor(
+            "batch_items",
+            "Commands per Raft entry (group commit).",
+            None,
+            MetricType::Histogram,
+        )?;
         histogram(batch, &stats.batch_items)?;
         counter(&mut encoder, "log_fsyncs", "fdatasync calls on the node log.", log.fsyncs)?;
         counter(&mut encoder, "log_batches", "Group-commit writes to the node log.", log.batches)?;
         counter(&mut encoder, "log_bytes", "Bytes written to the node log.", log.bytes)?;
         counter(&mut encoder, "log_records", "Records written to the node log.", log.records)?;
-        gauge(&mut encoder, "log_poisoned", "1 if a log write or fsync failed and writes are refused.", i64::from(node.log.poisoned().is_some()))?;
+        gauge(
+            &mut encoder,
+            "log_poisoned",
+            "1 if a log write or fsync failed and writes are refused.",
+            i64::from(node.log.poisoned().is_some()),
+        )?;
         gauge(&mut encoder, "connected_clients", "Open RESP connections.", stats.connected.load(Relaxed) as i64)?;
         counter(&mut encoder, "connections", "RESP connections accepted.", stats.connections_total.load(Relaxed))?;
-        counter(&mut encoder, "connections_rejected", "Connections refused at max-clients.", stats.connections_rejected.load(Relaxed))?;
-        counter(&mut encoder, "protocol_errors", "Connections closed for malformed input.", stats.protocol_errors.load(Relaxed))?;
+        counter(
+            &mut encoder,
+            "connections_rejected",
+            "Connections refused at max-clients.",
+            stats.connections_rejected.load(Relaxed),
+        )?;
+        counter(
+            &mut encoder,
+            "protocol_errors",
+            "Connections closed for malformed input.",
+            stats.protocol_errors.load(Relaxed),
+        )?;
         counter(&mut encoder, "snapshots", "Partition snapshots built.", node.groups_snapshots())?;
-        let mut applied = encoder.encode_descriptor("partition_applied_index", "Last log index applied, by partition.", None, MetricType::Gauge)?;
+        let mut applied = encoder.encode_descriptor(
+            "partition_applied_index",
+            "Last log index applied, by partition.",
+            None,
+            MetricType::Gauge,
+        )?;
         for partition in &node.partitions {
             let label = [("partition", partition.id.to_string())];
             ConstGauge::new(partition.applied_index.load(Relaxed) as i64).encode(applied.encode_family(&label)?)?;

@@ -113,7 +113,9 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
     config.validate()?;
     let resp = bind(config.resp_addr()?).await?;
     let http = bind(config.http_addr()?).await?;
-    let resp_addr = resp.local_addr().map_err(|source| NodeError::Listen { addr: config.resp_addr().unwrap_or(([0, 0, 0, 0], 0).into()), source })?;
+    let resp_addr = resp
+        .local_addr()
+        .map_err(|source| NodeError::Listen { addr: config.resp_addr().unwrap_or(([0, 0, 0, 0], 0).into()), source })?;
     let http_addr = http.local_addr().map_err(|source| NodeError::Listen { addr: resp_addr, source })?;
     tracing::info!(%resp_addr, %http_addr, "listening (RESP, HTTP); recovering");
     // HTTP answers /health at once and /ready once recovery is done.
@@ -125,8 +127,8 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         tracing::info!(stored = data_dir.meta.partitions, "partition count is fixed by the data folder");
     }
     let partitions = data_dir.meta.partitions;
-    let (log, recovered) = weir_raft::wal::open(log_config(&config, &data_dir), partitions)
-        .map_err(|e| NodeError::Log(e.to_string()))?;
+    let (log, recovered) =
+        weir_raft::wal::open(log_config(&config, &data_dir), partitions).map_err(|e| NodeError::Log(e.to_string()))?;
     let stats = Arc::new(Stats::new(crate::commands::all_specs().map(|s| s.name)));
     let group_config = GroupConfig {
         node_id: data_dir.meta.node_id,

@@ -58,7 +58,11 @@ pub struct Partition {
 
 impl Partition {
     /// Starts the partition's writer and expirer tasks.
-    pub fn start(group: weir_raft::Group, stats: Arc<Stats>, poison: Arc<dyn Fn() -> Option<String> + Send + Sync>) -> Partition {
+    pub fn start(
+        group: weir_raft::Group,
+        stats: Arc<Stats>,
+        poison: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+    ) -> Partition {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let partition = Partition {
             id: group.partition,
@@ -68,7 +72,8 @@ impl Partition {
             queue,
             read_seed: Arc::new(AtomicU64::new(u64::from(group.partition) << 32)),
         };
-        let writer = Writer { raft: partition.raft.clone(), stats, poison, inflight: Arc::new(Semaphore::new(MAX_INFLIGHT)) };
+        let writer =
+            Writer { raft: partition.raft.clone(), stats, poison, inflight: Arc::new(Semaphore::new(MAX_INFLIGHT)) };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());
         partition

@@ -110,10 +110,9 @@ impl Db {
         }
         self.write_seq += 1;
         let version = self.write_seq;
-        self.map.get_mut(&stored).map(|e| {
-            e.version = version;
-            e
-        })
+        let entry = self.map.get_mut(&stored)?;
+        entry.version = version;
+        Some(entry)
     }
 
     /// Stores `value` under `key`, keeping or setting `expire_at`.
@@ -227,15 +226,14 @@ impl Db {
         let mut start = cursor.to_be_bytes()[2..].to_vec();
         start.truncate(HASH_LEN);
         let mut keys = Vec::new();
-        let mut visited = 0;
         let mut last_hash = None;
-        for (stored, entry) in self.map.range::<[u8], _>((std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded)) {
+        let from = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded);
+        for (visited, (stored, entry)) in self.map.range::<[u8], _>(from).enumerate() {
             let hash = hash_of(stored);
             // Stop only between hashes, so no key sharing a hash is skipped.
             if visited >= count && last_hash != Some(hash) {
                 return (hash, keys);
             }
-            visited += 1;
             last_hash = Some(hash);
             if wanted(stored, entry, now, pattern, type_name) {
                 keys.push(Bytes::copy_from_slice(user_key(stored)));
@@ -248,7 +246,9 @@ impl Db {
         let all = pattern == b"*";
         self.map
             .iter()
-            .filter(|(stored, entry)| (entry.expire_at == 0 || entry.expire_at > now) && (all || crate::glob_match(pattern, user_key(stored))))
+            .filter(|(stored, entry)| {
+                (entry.expire_at == 0 || entry.expire_at > now) && (all || crate::glob_match(pattern, user_key(stored)))
+            })
             .map(|(stored, _)| Bytes::copy_from_slice(user_key(stored)))
             .collect()
     }

@@ -21,7 +21,11 @@ pub fn parse_canonical_i64(data: &[u8]) -> Option<i64> {
             return None;
         }
         let digit = i64::from(d - b'0');
-        value = if negative { value.checked_mul(10)?.checked_sub(digit)? } else { value.checked_mul(10)?.checked_add(digit)? };
+        value = if negative {
+            value.checked_mul(10)?.checked_sub(digit)?
+        } else {
+            value.checked_mul(10)?.checked_add(digit)?
+        };
     }
     Some(value)
 }
@@ -54,7 +58,8 @@ pub fn format_incr_float(value: f64) -> String {
     }
     let short = format!("{:.14e}", value);
     let candidate = trim_exponent_form(&short);
-    let close = candidate.parse::<f64>().map(|c| (c - value).abs() <= value.abs() * 4.0 * f64::EPSILON).unwrap_or(false);
+    let close =
+        candidate.parse::<f64>().map(|c| (c - value).abs() <= value.abs() * 4.0 * f64::EPSILON).unwrap_or(false);
     if close {
         candidate
     } else {

@@ -44,7 +44,10 @@ fn malformed_requests_get_protocol_errors_and_a_close() {
     for (name, input, expected) in cases {
         let reply = exchange(node.addr, &input);
         assert!(reply.starts_with(expected), "{name}: got {reply:?}");
-        assert!(reply.ends_with("\r\n") && reply.matches("\r\n").count() == 1, "{name}: the connection must close after the error: {reply:?}");
+        assert!(
+            reply.ends_with("\r\n") && reply.matches("\r\n").count() == 1,
+            "{name}: the connection must close after the error: {reply:?}"
+        );
     }
 
     // Binary garbage: whatever it parses as, the server answers or closes,
@@ -52,8 +55,7 @@ fn malformed_requests_get_protocol_errors_and_a_close() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for _ in 0..50 {
         let len = rng.gen_range(1..4096);
-        let mut garbage: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
-        garbage.push(b'\n');
+        let garbage: Vec<u8> = (0..len).map(|_| rng.gen()).chain(std::iter::once(b'\n')).collect();
         let _ = exchange(node.addr, &garbage);
     }
     let value: String = redis::cmd("GET").arg("bystander").query(&mut bystander).expect("bystander still served");
@@ -75,10 +77,10 @@ fn inline_commands_and_deep_pipelines_work() {
     let reply = exchange(node.addr, &pipeline);
     assert_eq!(reply.matches("\r\n").count(), 10_001);
     let mut conn = node.client();
-    let total: i64 = (0..7).map(|i| redis::cmd("GET").arg(format!("c:{i}")).query::<i64>(&mut conn).expect("get")).sum();
+    let total: i64 =
+        (0..7).map(|i| redis::cmd("GET").arg(format!("c:{i}")).query::<i64>(&mut conn).expect("get")).sum();
     assert_eq!(total, 10_000);
 }
-
 
 #[test]
 fn unauthenticated_clients_may_only_send_small_commands() {
@@ -89,10 +91,14 @@ fn unauthenticated_clients_may_only_send_small_commands() {
     assert_eq!(exchange(node.addr, many), "-ERR Protocol error: unauthenticated multibulk length\r\n");
     let big = b"*2\r\n$4\r\nAUTH\r\n$20000\r\n";
     assert_eq!(exchange(node.addr, big), "-ERR Protocol error: unauthenticated bulk length\r\n");
-    assert_eq!(exchange(node.addr, b"AUTH wrong\r\nQUIT\r\n"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n");
+    assert_eq!(
+        exchange(node.addr, b"AUTH wrong\r\nQUIT\r\n"),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n"
+    );
     assert_eq!(exchange(node.addr, b"AUTH s3cret\r\nSET k v\r\nQUIT\r\n"), "+OK\r\n+OK\r\n+OK\r\n");
     let (status, _) = common::http(node.http, "POST", "/v1/command", &[], "[\"GET\",\"k\"]");
     assert_eq!(status, 401);
-    let (status, body) = common::http(node.http, "POST", "/v1/command", &[("Authorization", "Bearer s3cret")], "[\"GET\",\"k\"]");
+    let (status, body) =
+        common::http(node.http, "POST", "/v1/command", &[("Authorization", "Bearer s3cret")], "[\"GET\",\"k\"]");
     assert_eq!((status, body.as_str()), (200, "{\"result\":\"v\"}"));
 }

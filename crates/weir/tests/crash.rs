@@ -83,11 +83,17 @@ fn verify(node: &common::WeirNode, ledger: &Ledger, round: usize) {
         let value: Option<u64> = conn.get(format!("counter:{hot}")).expect("get counter");
         let (acked, inflight) = (ledger.counter_acked[hot].load(SeqCst), ledger.counter_inflight[hot].load(SeqCst));
         let value = value.unwrap_or(0);
-        assert!(value >= acked && value <= acked + inflight, "round {round}: counter:{hot} = {value}, acked {acked}, in flight {inflight}");
+        assert!(
+            value >= acked && value <= acked + inflight,
+            "round {round}: counter:{hot} = {value}, acked {acked}, in flight {inflight}"
+        );
         let field: Option<u64> = conn.hget("hash:{fields}", format!("f{hot}")).expect("hget");
         let (acked, inflight) = (ledger.field_acked[hot].load(SeqCst), ledger.field_inflight[hot].load(SeqCst));
         let field = field.unwrap_or(0);
-        assert!(field >= acked && field <= acked + inflight, "round {round}: field f{hot} = {field}, acked {acked}, in flight {inflight}");
+        assert!(
+            field >= acked && field <= acked + inflight,
+            "round {round}: field f{hot} = {field}, acked {acked}, in flight {inflight}"
+        );
         // The in-flight increments are now settled one way or the other.
         ledger.counter_acked[hot].store(value, SeqCst);
         ledger.counter_inflight[hot].store(0, SeqCst);

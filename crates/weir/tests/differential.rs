@@ -141,7 +141,13 @@ fn replies_match_redis_for_generated_sequences() {
             if args[0] == "INCRBYFLOAT" && same_float(&a, &b) {
                 continue;
             }
-            assert_eq!(a, b, "seed {seed}: replies differ for `{}`\nweir:  {a}\nredis: {b}\nhistory (last 10): {:#?}", args.join(" "), &history[history.len().saturating_sub(10)..]);
+            assert_eq!(
+                a,
+                b,
+                "seed {seed}: replies differ for `{}`\nweir:  {a}\nredis: {b}\nhistory (last 10): {:#?}",
+                args.join(" "),
+                &history[history.len().saturating_sub(10)..]
+            );
             compared += 1;
         }
     }

@@ -54,10 +54,7 @@ pub fn check_name(name: &[u8]) -> Result<(), Frame> {
 
 fn setinfo(session: &mut Session, attr: &[u8], value: &Bytes) -> Frame {
     if value.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Frame::error(format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            lower(attr)
-        ));
+        return Frame::error(format!("ERR {} cannot contain spaces, newlines or special characters.", lower(attr)));
     }
     let value = (!value.is_empty()).then(|| value.clone());
     if is(attr, "lib-name") {

@@ -19,10 +19,7 @@ pub fn run(node: &Node, command: ServerCommand, args: &[Bytes]) -> Frame {
 
 pub fn time(_node: &Node) -> Frame {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Frame::Array(vec![
-        Frame::bulk(now.as_secs().to_string()),
-        Frame::bulk(now.subsec_micros().to_string()),
-    ])
+    Frame::Array(vec![Frame::bulk(now.as_secs().to_string()), Frame::bulk(now.subsec_micros().to_string())])
 }
 
 fn command_command(args: &[Bytes]) -> Frame {

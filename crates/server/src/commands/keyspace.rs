@@ -88,8 +88,7 @@ fn scan(node: &Node, args: &[Bytes]) -> Frame {
     while partition < node.partitions.len() && keys.len() < options.count {
         let machine = lock(&node.partitions[partition].machine);
         let want = options.count - keys.len();
-        let (next, found) =
-            machine.db.scan(now, local, options.pattern.as_deref(), want, options.type_name.as_deref());
+        let (next, found) = machine.db.scan(now, local, options.pattern.as_deref(), want, options.type_name.as_deref());
         drop(machine);
         keys.extend(found);
         if next == 0 {

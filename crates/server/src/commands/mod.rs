@@ -78,22 +78,73 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 23] = [
     (ServerCommand::Select, spec("select", 2, FAST, NONE, "connection", "Changes the selected database.")),
     (ServerCommand::Quit, spec("quit", -1, NOAUTH, NONE, "connection", "Closes the connection.")),
     (ServerCommand::Reset, spec("reset", 1, NOAUTH, NONE, "connection", "Resets the connection.")),
-    (ServerCommand::Client, spec("client", -2, FAST, NONE, "connection", "A container for client connection commands.")),
-    (ServerCommand::Command, spec("command", -1, FAST, NONE, "server", "Returns detailed information about all commands.")),
+    (
+        ServerCommand::Client,
+        spec("client", -2, FAST, NONE, "connection", "A container for client connection commands."),
+    ),
+    (
+        ServerCommand::Command,
+        spec("command", -1, FAST, NONE, "server", "Returns detailed information about all commands."),
+    ),
     (ServerCommand::Config, spec("config", -2, FAST, NONE, "server", "A container for server configuration commands.")),
-    (ServerCommand::Info, spec("info", -1, FAST, NONE, "server", "Returns information and statistics about the server.")),
-    (ServerCommand::Dbsize, spec("dbsize", 1, &["readonly", "fast"], NONE, "server", "Returns the number of keys in the database.")),
+    (
+        ServerCommand::Info,
+        spec("info", -1, FAST, NONE, "server", "Returns information and statistics about the server."),
+    ),
+    (
+        ServerCommand::Dbsize,
+        spec("dbsize", 1, &["readonly", "fast"], NONE, "server", "Returns the number of keys in the database."),
+    ),
     (ServerCommand::Time, spec("time", 1, FAST, NONE, "server", "Returns the server time.")),
     (ServerCommand::Flushdb, spec("flushdb", -1, ADMIN, NONE, "server", "Removes all keys from the current database.")),
     (ServerCommand::Flushall, spec("flushall", -1, ADMIN, NONE, "server", "Removes all keys from all databases.")),
-    (ServerCommand::Wait, spec("wait", 3, &["noscript"], NONE, "generic", "Blocks until the writes of this connection are acknowledged by replicas.")),
-    (ServerCommand::Scan, spec("scan", -2, &["readonly"], NONE, "generic", "Iterates over the key names in the database.")),
-    (ServerCommand::Keys, spec("keys", 2, &["readonly"], NONE, "generic", "Returns all key names that match a pattern.")),
+    (
+        ServerCommand::Wait,
+        spec(
+            "wait",
+            3,
+            &["noscript"],
+            NONE,
+            "generic",
+            "Blocks until the writes of this connection are acknowledged by replicas.",
+        ),
+    ),
+    (
+        ServerCommand::Scan,
+        spec("scan", -2, &["readonly"], NONE, "generic", "Iterates over the key names in the database."),
+    ),
+    (
+        ServerCommand::Keys,
+        spec("keys", 2, &["readonly"], NONE, "generic", "Returns all key names that match a pattern."),
+    ),
     (ServerCommand::Multi, spec("multi", 1, TX, NONE, "transactions", "Starts a transaction.")),
-    (ServerCommand::Exec, spec("exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], NONE, "transactions", "Executes all commands in a transaction.")),
+    (
+        ServerCommand::Exec,
+        spec(
+            "exec",
+            1,
+            &["noscript", "loading", "stale", "skip-slowlog"],
+            NONE,
+            "transactions",
+            "Executes all commands in a transaction.",
+        ),
+    ),
     (ServerCommand::Discard, spec("discard", 1, TX, NONE, "transactions", "Discards a transaction.")),
-    (ServerCommand::Watch, spec("watch", -2, TX, (1, -1, 1), "transactions", "Monitors changes to keys to determine the execution of a transaction.")),
-    (ServerCommand::Unwatch, spec("unwatch", 1, TX, NONE, "transactions", "Forgets about watched keys of a transaction.")),
+    (
+        ServerCommand::Watch,
+        spec(
+            "watch",
+            -2,
+            TX,
+            (1, -1, 1),
+            "transactions",
+            "Monitors changes to keys to determine the execution of a transaction.",
+        ),
+    ),
+    (
+        ServerCommand::Unwatch,
+        spec("unwatch", 1, TX, NONE, "transactions", "Forgets about watched keys of a transaction."),
+    ),
 ];
 
 /// What a command name resolves to.
@@ -199,7 +250,8 @@ mod tests {
 
     #[test]
     fn unknown_command_text_matches_redis() {
-        let args = [bytes::Bytes::from_static(b"foo"), bytes::Bytes::from_static(b"a"), bytes::Bytes::from_static(b"b")];
+        let args =
+            [bytes::Bytes::from_static(b"foo"), bytes::Bytes::from_static(b"a"), bytes::Bytes::from_static(b"b")];
         assert_eq!(
             unknown_command(&args),
             weir_protocol::Frame::error("ERR unknown command 'foo', with args beginning with: 'a' 'b' ")

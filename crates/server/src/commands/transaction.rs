@@ -168,8 +168,7 @@ mod tests {
             vec![Frame::Integer(1), Frame::Integer(2)],
             vec![Frame::simple("PONG"), Frame::bulk("hi")],
         );
-        let expected =
-            vec![Frame::Integer(1), Frame::simple("PONG"), Frame::Integer(2), Frame::bulk("hi")];
+        let expected = vec![Frame::Integer(1), Frame::simple("PONG"), Frame::Integer(2), Frame::bulk("hi")];
         assert_eq!(replies, Frame::Array(expected));
     }
 }

@@ -33,7 +33,7 @@ fn own(b: &[u8]) -> Bytes {
 }
 
 fn hset_pairs(db: &mut Db, now: u64, args: &[Bytes], name: &str) -> Result<i64, Frame> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(Frame::error(format!("ERR wrong number of arguments for '{name}' command")));
     }
     let hash = write(db, &args[1], now)?;
@@ -65,7 +65,10 @@ pub fn hsetnx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 pub fn hget(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read(db, &args[1], ctx.now_ms).map(|h| h.and_then(|h| h.get(&args[2]).cloned()).map(Frame::Bulk).unwrap_or(Frame::Null)))
+    reply(
+        read(db, &args[1], ctx.now_ms)
+            .map(|h| h.and_then(|h| h.get(&args[2]).cloned()).map(Frame::Bulk).unwrap_or(Frame::Null)),
+    )
 }
 
 pub fn hmget(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
@@ -102,19 +105,30 @@ pub fn hlen(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 pub fn hexists(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read(db, &args[1], ctx.now_ms).map(|h| Frame::Integer(i64::from(h.is_some_and(|h| h.contains_key(&args[2]))))))
+    reply(
+        read(db, &args[1], ctx.now_ms).map(|h| Frame::Integer(i64::from(h.is_some_and(|h| h.contains_key(&args[2]))))),
+    )
 }
 
 pub fn hkeys(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read(db, &args[1], ctx.now_ms).map(|h| Frame::Array(h.into_iter().flatten().map(|(k, _)| Frame::Bulk(k.clone())).collect())))
+    reply(
+        read(db, &args[1], ctx.now_ms)
+            .map(|h| Frame::Array(h.into_iter().flatten().map(|(k, _)| Frame::Bulk(k.clone())).collect())),
+    )
 }
 
 pub fn hvals(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read(db, &args[1], ctx.now_ms).map(|h| Frame::Array(h.into_iter().flatten().map(|(_, v)| Frame::Bulk(v.clone())).collect())))
+    reply(
+        read(db, &args[1], ctx.now_ms)
+            .map(|h| Frame::Array(h.into_iter().flatten().map(|(_, v)| Frame::Bulk(v.clone())).collect())),
+    )
 }
 
 pub fn hstrlen(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read(db, &args[1], ctx.now_ms).map(|h| Frame::Integer(h.and_then(|h| h.get(&args[2])).map(|v| v.len() as i64).unwrap_or(0))))
+    reply(
+        read(db, &args[1], ctx.now_ms)
+            .map(|h| Frame::Integer(h.and_then(|h| h.get(&args[2])).map(|v| v.len() as i64).unwrap_or(0))),
+    )
 }
 
 pub fn hincrby(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {

@@ -56,7 +56,9 @@ pub fn smismember(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 pub fn smembers(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read(db, &args[1], ctx.now_ms).map(|s| Frame::Set(s.into_iter().flatten().cloned().map(Frame::Bulk).collect())))
+    reply(
+        read(db, &args[1], ctx.now_ms).map(|s| Frame::Set(s.into_iter().flatten().cloned().map(Frame::Bulk).collect())),
+    )
 }
 
 pub fn scard(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
@@ -121,7 +123,9 @@ fn srandmember_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
         None => Ok(Frame::Bulk(members[ctx.rng.gen_range(0..members.len())].clone())),
         Some(c) if c < 0 => {
             let n = c.unsigned_abs().min(1 << 24) as usize;
-            Ok(Frame::Array((0..n).map(|_| Frame::Bulk(members[ctx.rng.gen_range(0..members.len())].clone())).collect()))
+            Ok(Frame::Array(
+                (0..n).map(|_| Frame::Bulk(members[ctx.rng.gen_range(0..members.len())].clone())).collect(),
+            ))
         }
         Some(c) => {
             let mut pool: Vec<&Bytes> = members;

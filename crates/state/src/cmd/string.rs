@@ -62,7 +62,11 @@ fn set_options(args: &[Bytes], now: u64) -> Result<SetOptions, Frame> {
             o.get = true;
         } else if is(a, "keepttl") && o.expire_at.is_none() {
             o.keepttl = true;
-        } else if ["ex", "px", "exat", "pxat"].iter().any(|u| is(a, u)) && o.expire_at.is_none() && !o.keepttl && i + 1 < args.len() {
+        } else if ["ex", "px", "exat", "pxat"].iter().any(|u| is(a, u))
+            && o.expire_at.is_none()
+            && !o.keepttl
+            && i + 1 < args.len()
+        {
             o.expire_at = Some(deadline(a, &args[i + 1], now, "set")?);
             i += 1;
         } else {
@@ -167,7 +171,7 @@ pub fn mget(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 pub fn mset(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Frame::error("ERR wrong number of arguments for 'mset' command");
     }
     for pair in args[1..].chunks(2) {
@@ -178,7 +182,7 @@ pub fn mset(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 pub fn msetnx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Frame::error("ERR wrong number of arguments for 'msetnx' command");
     }
     if args[1..].chunks(2).any(|pair| db.get(&pair[0], ctx.now_ms).is_some()) {
