@@ -18,8 +18,9 @@ use weir_state::SLOT_COUNT;
 
 /// How long recovery may take before startup gives up.
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(600);
-/// Entries kept behind a snapshot for members catching up.
-const KEEP_BEHIND_SNAPSHOT: u64 = 1_000;
+/// Entries kept in the log behind a snapshot. A cluster of one has no member
+/// to catch up; members that lag get the snapshot itself.
+const KEEP_BEHIND_SNAPSHOT: u64 = 0;
 /// The node log's bounded queue (records waiting for the writer thread).
 const LOG_QUEUE_DEPTH: usize = 64 * 1024;
 const LOG_MAX_BATCH_BYTES: usize = 16 << 20;

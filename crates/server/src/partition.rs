@@ -30,6 +30,9 @@ pub const MAX_BATCH_ITEMS: usize = 4096;
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Proposals queued per partition before callers wait (back-pressure).
 pub const QUEUE_DEPTH: usize = 16 * 1024;
+/// Log bytes a partition may accumulate in memory before it snapshots (and
+/// the log behind the snapshot is purged), whatever the entry count.
+pub const SNAPSHOT_AFTER_LOG_BYTES: usize = 4 << 20;
 /// Keys the active expirer removes per entry.
 const EXPIRE_BATCH: u32 = 500;
 /// How often the active expirer looks for expired keys.
@@ -72,8 +75,13 @@ impl Partition {
             queue,
             read_seed: Arc::new(AtomicU64::new(u64::from(group.partition) << 32)),
         };
-        let writer =
-            Writer { raft: partition.raft.clone(), stats, poison, inflight: Arc::new(Semaphore::new(MAX_INFLIGHT)) };
+        let writer = Writer {
+            raft: partition.raft.clone(),
+            stats,
+            poison,
+            inflight: Arc::new(Semaphore::new(MAX_INFLIGHT)),
+            log_bytes: 0,
+        };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());
         partition
@@ -130,10 +138,12 @@ struct Writer {
     stats: Arc<Stats>,
     poison: Arc<dyn Fn() -> Option<String> + Send + Sync>,
     inflight: Arc<Semaphore>,
+    /// Bytes proposed since the last snapshot this writer asked for.
+    log_bytes: usize,
 }
 
 impl Writer {
-    async fn run(self, mut rx: mpsc::Receiver<(Proposal, Waiter)>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<(Proposal, Waiter)>) {
         let mut rng = rand::rngs::SmallRng::from_entropy();
         let mut last_now = 0u64;
         loop {
@@ -155,7 +165,15 @@ impl Writer {
             }
             self.stats.batches.fetch_add(1, Ordering::Relaxed);
             self.stats.batch_items.observe(waiters.len() as f64);
-            self.submit(builder.finish(), waiters, permit).await;
+            let batch = builder.finish();
+            self.log_bytes += batch.len();
+            self.submit(batch, waiters, permit).await;
+            if self.log_bytes >= SNAPSHOT_AFTER_LOG_BYTES {
+                // Bounds the in-memory log by bytes; openraft's own policy
+                // counts entries, which may be large.
+                self.log_bytes = 0;
+                let _ = self.raft.trigger().snapshot().await;
+            }
         }
     }
 

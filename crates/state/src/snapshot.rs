@@ -32,6 +32,10 @@ impl Db {
             out.put_u64_le(entry.expire_at);
             out.put_u64_le(entry.version);
             match &entry.value {
+                Value::Inline(s) => {
+                    out.put_u8(T_STR);
+                    put_bytes(out, s.as_bytes());
+                }
                 Value::Str(s) => {
                     out.put_u8(T_STR);
                     put_bytes(out, s);
@@ -124,7 +128,7 @@ impl Reader<'_> {
 
     fn value(&mut self) -> Result<Value, SnapshotError> {
         Ok(match self.u8()? {
-            T_STR => Value::Str(self.bytes()?),
+            T_STR => Value::string_from(self.bytes()?),
             T_INT => Value::Int(self.u64()? as i64),
             T_HASH => {
                 let n = self.count(8)?;

@@ -1,14 +1,40 @@
 //! Values and their encodings. Strings that are canonical integers are
 //! stored as `Int` (like Redis's int encoding): INCR then neither parses nor
-//! formats, and GET still returns the exact bytes. Collections use ordered
+//! formats, and GET still returns the exact bytes. Short strings live inside
+//! the entry (`Inline`, like Redis's embstr) so they cost no allocation of
+//! their own: most keys of a write tier hold small values. Collections use ordered
 //! containers so iteration order (and SPOP's choice) is the same on every
 //! replica and after every replay or snapshot load.
 
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Strings up to this many bytes are stored inline (the variant then is no
+/// larger than the `Bytes` one).
+pub const INLINE_MAX: usize = 30;
+
+/// A short string stored in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inline {
+    len: u8,
+    data: [u8; INLINE_MAX],
+}
+
+impl Inline {
+    fn new(bytes: &[u8]) -> Option<Inline> {
+        let mut data = [0u8; INLINE_MAX];
+        data.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(Inline { len: bytes.len() as u8, data })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data[..usize::from(self.len)]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    Inline(Inline),
     Str(Bytes),
     Int(i64),
     Hash(BTreeMap<Bytes, Bytes>),
@@ -18,15 +44,26 @@ pub enum Value {
 impl Value {
     /// A string value, using the int encoding when it round-trips exactly.
     pub fn string(data: &[u8]) -> Value {
-        match crate::num::parse_canonical_i64(data) {
-            Some(n) => Value::Int(n),
+        if let Some(n) = crate::num::parse_canonical_i64(data) {
+            return Value::Int(n);
+        }
+        match Inline::new(data) {
+            Some(inline) => Value::Inline(inline),
             None => Value::Str(Bytes::copy_from_slice(data)),
         }
     }
 
+    /// Like [`Value::string`], keeping an owned buffer when it is long.
+    pub fn string_from(data: Bytes) -> Value {
+        if data.len() <= INLINE_MAX {
+            return Value::string(&data);
+        }
+        Value::Str(data)
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) | Value::Int(_) => "string",
+            Value::Str(_) | Value::Int(_) | Value::Inline(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
         }
@@ -36,6 +73,7 @@ impl Value {
     pub fn string_bytes(&self) -> Option<Bytes> {
         match self {
             Value::Str(b) => Some(b.clone()),
+            Value::Inline(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
             Value::Int(n) => Some(Bytes::from(n.to_string())),
             _ => None,
         }

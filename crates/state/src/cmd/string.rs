@@ -198,6 +198,10 @@ fn incr_by(db: &mut Db, now: u64, key: &[u8], delta: i64) -> Frame {
         None => 0,
         Some(entry) => match &entry.value {
             Value::Int(n) => *n,
+            Value::Inline(s) => match crate::num::parse_i64(s.as_bytes()) {
+                Some(n) => n,
+                None => return not_integer(),
+            },
             Value::Str(s) => match crate::num::parse_i64(s) {
                 Some(n) => n,
                 None => return not_integer(),
@@ -254,7 +258,7 @@ fn incrbyfloat_inner(db: &mut Db, now: u64, args: &[Bytes]) -> Result<Frame, Fra
     let text = crate::num::format_incr_float(next);
     let expire_at = db.get(&args[1], now).map(|e| e.expire_at).unwrap_or(0);
     db.get_mut(&args[1], now);
-    db.put(&args[1], Value::Str(Bytes::from(text.clone())), expire_at);
+    db.put(&args[1], Value::string(text.as_bytes()), expire_at);
     Ok(Frame::Bulk(Bytes::from(text)))
 }
 
@@ -268,7 +272,7 @@ pub fn append(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         joined.extend_from_slice(&old);
         joined.extend_from_slice(&args[2]);
         let len = joined.len() as i64;
-        store_keeping_ttl(db, ctx.now_ms, &args[1], Value::Str(joined.freeze()));
+        store_keeping_ttl(db, ctx.now_ms, &args[1], Value::string_from(joined.freeze()));
         Ok(Frame::Integer(len))
     }))
 }
@@ -324,7 +328,7 @@ pub fn setrange(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         }
         out[offset..offset + patch.len()].copy_from_slice(patch);
         let len = out.len() as i64;
-        store_keeping_ttl(db, ctx.now_ms, &args[1], Value::Str(out.freeze()));
+        store_keeping_ttl(db, ctx.now_ms, &args[1], Value::string_from(out.freeze()));
         Ok(Frame::Integer(len))
     }))
 }

@@ -1,0 +1,52 @@
+# Shared by the benchmark scripts: start weir and redis-server on free
+# loopback ports, in temporary folders, and stop them on exit.
+# shellcheck shell=bash
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_ping() {
+  for _ in $(seq 1 300); do
+    if [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2
+  exit 1
+}
+
+weir_bin() {
+  if [ -n "${WEIR_BIN:-}" ]; then echo "$WEIR_BIN"; return; fi
+  cargo build --release -q -p weir >&2
+  echo "$PWD/target/release/weir"
+}
+
+# start_weir NAME EXTRA-FLAGS...: prints the port
+start_weir() {
+  local name=$1; shift
+  local port; port=$(free_port)
+  "$WEIR" serve --dir "$WORK/$name" --port "$port" --http 127.0.0.1:0 "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_ping "$port"
+  echo "$port"
+}
+
+# start_redis NAME EXTRA-ARGS...: prints the port
+start_redis() {
+  local name=$1; shift
+  local port; port=$(free_port)
+  mkdir -p "$WORK/$name"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --dir "$WORK/$name" "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_ping "$port"
+  echo "$port"
+}
