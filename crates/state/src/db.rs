@@ -69,6 +69,30 @@ pub fn stored_key(key: &[u8]) -> Box<[u8]> {
     out.into_boxed_slice()
 }
 
+/// Runs `f` on the stored form of `key`, on the stack when it is short (a
+/// lookup then allocates nothing).
+fn with_stored<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    const STACK: usize = 128;
+    if key.len() + HASH_LEN > STACK {
+        return f(&stored_key(key));
+    }
+    let mut buf = [0u8; STACK];
+    buf[..HASH_LEN].copy_from_slice(&hash48(key).to_be_bytes()[2..]);
+    buf[HASH_LEN..HASH_LEN + key.len()].copy_from_slice(key);
+    f(&buf[..HASH_LEN + key.len()])
+}
+
+/// What a write does to a key's deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// No deadline (plain SET).
+    Clear,
+    /// Keep a live key's deadline (KEEPTTL, in-place updates).
+    Keep,
+    /// This absolute deadline.
+    At(u64),
+}
+
 pub fn user_key(stored: &[u8]) -> &[u8] {
     &stored[HASH_LEN..]
 }
@@ -98,21 +122,59 @@ impl Db {
 
     /// The live entry for `key` at `now`.
     pub fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.map.get(&*stored_key(key)).filter(|e| e.expire_at == 0 || e.expire_at > now)
+        with_stored(key, |s| self.map.get(s)).filter(|e| e.expire_at == 0 || e.expire_at > now)
     }
 
     /// The live entry for writing: an expired one is removed first.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        let stored = stored_key(key);
-        let expired = matches!(self.map.get(&stored), Some(e) if e.expire_at != 0 && e.expire_at <= now);
-        if expired {
-            self.remove_stored(&stored);
-        }
+        with_stored(key, |stored| {
+            let expired = self.map.get(stored).map(|e| e.expire_at != 0 && e.expire_at <= now)?;
+            if expired {
+                self.remove_stored(stored);
+                return None;
+            }
+            self.write_seq += 1;
+            let version = self.write_seq;
+            let entry = self.map.get_mut(stored)?;
+            entry.version = version;
+            Some(entry)
+        })
+    }
+
+    /// Stores `value` at `key` in one descent of the tree, whether or not
+    /// the key exists (the hot path of SET and of creating counters).
+    pub fn upsert(&mut self, key: &[u8], now: u64, value: Value, ttl: Ttl) {
+        use std::collections::btree_map::Entry as Slot;
         self.write_seq += 1;
         let version = self.write_seq;
-        let entry = self.map.get_mut(&stored)?;
-        entry.version = version;
-        Some(entry)
+        let Db { map, expiring, .. } = self;
+        match map.entry(stored_key(key)) {
+            Slot::Occupied(mut slot) => {
+                let old = slot.get().expire_at;
+                let live = old == 0 || old > now;
+                let new = match ttl {
+                    Ttl::Keep if live => old,
+                    Ttl::At(at) => at,
+                    _ => 0,
+                };
+                if old != new {
+                    if old != 0 {
+                        expiring.remove(&(old, slot.key().clone()));
+                    }
+                    if new != 0 {
+                        expiring.insert((new, slot.key().clone()));
+                    }
+                }
+                *slot.get_mut() = Entry { value, expire_at: new, version };
+            }
+            Slot::Vacant(slot) => {
+                let at = if let Ttl::At(at) = ttl { at } else { 0 };
+                if at != 0 {
+                    expiring.insert((at, slot.key().clone()));
+                }
+                slot.insert(Entry { value, expire_at: at, version });
+            }
+        }
     }
 
     /// Stores `value` under `key`, keeping or setting `expire_at`.
@@ -146,7 +208,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        self.remove_stored(&stored_key(key))
+        with_stored(key, |stored| self.remove_stored(stored))
     }
 
     fn remove_stored(&mut self, stored: &[u8]) -> Option<Entry> {

@@ -1,7 +1,7 @@
 //! String and counter commands.
 
 use super::{int_arg, is, not_float, not_integer, overflow, reply, syntax, wrongtype};
-use crate::db::{Db, ExecCtx};
+use crate::db::{Db, ExecCtx, Ttl};
 use crate::value::Value;
 use bytes::{Bytes, BytesMut};
 use weir_protocol::Frame;
@@ -84,18 +84,22 @@ pub fn set(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 fn set_inner(db: &mut Db, now: u64, args: &[Bytes]) -> Result<Frame, Frame> {
     let o = set_options(&args[3..], now)?;
     let key = &args[1];
+    if !(o.nx || o.xx || o.get || o.keepttl) {
+        let ttl = o.expire_at.map(Ttl::At).unwrap_or(Ttl::Clear);
+        db.upsert(key, now, Value::string(&args[2]), ttl);
+        return Ok(Frame::ok());
+    }
     let old = if o.get { read_string(db, key, now)? } else { None };
     let exists = db.get(key, now).is_some();
     if (o.nx && exists) || (o.xx && !exists) {
         return Ok(if o.get { old.map(Frame::Bulk).unwrap_or(Frame::Null) } else { Frame::Null });
     }
-    let expire_at = match (o.expire_at, o.keepttl) {
-        (Some(at), _) => at,
-        (None, true) => db.get(key, now).map(|e| e.expire_at).unwrap_or(0),
-        (None, false) => 0,
+    let ttl = match (o.expire_at, o.keepttl) {
+        (Some(at), _) => Ttl::At(at),
+        (None, true) => Ttl::Keep,
+        (None, false) => Ttl::Clear,
     };
-    db.get_mut(key, now);
-    db.put(key, Value::string(&args[2]), expire_at);
+    db.upsert(key, now, Value::string(&args[2]), ttl);
     Ok(if o.get { old.map(Frame::Bulk).unwrap_or(Frame::Null) } else { Frame::ok() })
 }
 
@@ -194,26 +198,20 @@ pub fn msetnx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 
 /// Adds `delta` to the integer at `key`.
 fn incr_by(db: &mut Db, now: u64, key: &[u8], delta: i64) -> Frame {
-    let current = match db.get_mut(key, now) {
-        None => 0,
-        Some(entry) => match &entry.value {
-            Value::Int(n) => *n,
-            Value::Inline(s) => match crate::num::parse_i64(s.as_bytes()) {
-                Some(n) => n,
-                None => return not_integer(),
-            },
-            Value::Str(s) => match crate::num::parse_i64(s) {
-                Some(n) => n,
-                None => return not_integer(),
-            },
-            _ => return wrongtype(),
-        },
+    let Some(entry) = db.get_mut(key, now) else {
+        db.upsert(key, now, Value::Int(delta), Ttl::Clear);
+        return Frame::Integer(delta);
     };
+    let current = match &entry.value {
+        Value::Int(n) => Some(*n),
+        Value::Inline(s) => crate::num::parse_i64(s.as_bytes()),
+        Value::Str(s) => crate::num::parse_i64(s),
+        _ => return wrongtype(),
+    };
+    let Some(current) = current else { return not_integer() };
     let Some(next) = current.checked_add(delta) else { return overflow() };
-    match db.get_mut(key, now) {
-        Some(entry) => entry.value = Value::Int(next),
-        None => db.put(key, Value::Int(next), 0),
-    }
+    // Updated in place: the key keeps its deadline, as in Redis.
+    entry.value = Value::Int(next);
     Frame::Integer(next)
 }
 
