@@ -172,3 +172,21 @@ fn redis_benchmark_runs_unmodified_without_errors() {
         assert!(text.contains(test), "{test} did not run:\n{text}");
     }
 }
+
+#[test]
+fn interval_fsync_loses_nothing_on_a_process_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &["--fsync", "interval", "--fsync-interval-ms", "1000"]);
+    let mut c = node.client();
+    for i in 0..500 {
+        let _: () = c.set(format!("k{i}"), i).expect("set");
+    }
+    // Killed well within one fsync interval: the writes are in the page
+    // cache, which a process crash does not lose.
+    let node = node.restart();
+    let mut c = node.client();
+    let size: i64 = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
+    assert_eq!(size, 500);
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).expect("info");
+    assert!(info.contains("weir_fsync:interval(1000ms)"), "{info}");
+}
