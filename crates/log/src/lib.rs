@@ -153,8 +153,6 @@ impl Log {
             buf: Vec::with_capacity(config.max_batch_bytes.min(1 << 20)),
             unsynced: false,
             last_sync: Instant::now(),
-            fsync_ewma: Duration::from_micros(200),
-            contended: false,
         };
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let thread = std::thread::Builder::new().name("weir-log".into()).spawn(move || writer.run(rx)).map_err(io)?;

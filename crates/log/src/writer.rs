@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 pub enum Request {
@@ -41,15 +41,7 @@ pub struct Writer {
     pub buf: Vec<u8>,
     pub unsynced: bool,
     pub last_sync: Instant,
-    /// Moving average of one fsync's duration (the gather window's basis).
-    pub fsync_ewma: Duration,
-    /// Whether requests were already waiting when the last commit ended:
-    /// evidence of concurrent writers.
-    pub contended: bool,
 }
-
-/// The gather window never exceeds this, whatever the disk's fsync time.
-const MAX_GATHER: Duration = Duration::from_micros(500);
 
 impl Writer {
     pub fn run(mut self, mut rx: mpsc::Receiver<Request>) {
@@ -58,17 +50,7 @@ impl Writer {
             self.buf.clear();
             self.take(first, &mut dones);
             self.drain(&mut rx, &mut dones);
-            if self.contended && self.fsync == FsyncMode::Always {
-                // Group commit under load, like PostgreSQL's commit_delay with
-                // commit_siblings: only when other writers were already
-                // waiting, hold the batch open for one fsync time so writers
-                // that are out of phase join it instead of each paying their
-                // own fsync. A lone writer never waits.
-                std::thread::sleep(self.fsync_ewma.min(MAX_GATHER));
-                self.drain(&mut rx, &mut dones);
-            }
             let result = self.commit();
-            self.contended = !rx.is_empty();
             for done in dones.drain(..) {
                 done(result.clone());
             }
@@ -140,9 +122,7 @@ impl Writer {
         if self.shared.inject_fsync_failure.swap(false, Relaxed) {
             return Err(std::io::Error::other("injected fsync failure"));
         }
-        let started = Instant::now();
         fdatasync(&self.file)?;
-        self.fsync_ewma = (self.fsync_ewma * 7 + started.elapsed()) / 8;
         self.unsynced = false;
         self.last_sync = Instant::now();
         self.shared.stats.fsyncs.fetch_add(1, Relaxed);
