@@ -17,11 +17,14 @@ struct Cli {
 enum Command {
     /// Run a node: RESP on --bind/--port, HTTP on --http, data in --dir.
     Serve(serve::ServeArgs),
+    /// Drive a load against weir or any other RESP server and report ART, T, L and TR.
+    Bench(weir_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench(args) => run_bench(args),
         Command::Serve(args) => {
             init_logging();
             match serve::run(args) {
@@ -41,4 +44,15 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+}
+
+fn run_bench(args: weir_bench::BenchArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(weir_bench::run(args))
 }
