@@ -160,25 +160,6 @@ impl Client {
     }
 }
 
-/// A decimal integer line, without allocating.
-fn parse_int(digits: &[u8]) -> Option<i64> {
-    let (negative, digits) = match digits {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, digits),
-    };
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
-    }
-    Some(if negative { -n } else { n })
-}
-
 /// Parses one reply at the start of `data`: `None` if incomplete.
 pub fn parse(data: &[u8]) -> Result<Option<(Reply, usize)>, BenchError> {
     let Some(end) = data.iter().position(|&c| c == b'\n') else { return Ok(None) };
@@ -192,9 +173,9 @@ pub fn parse(data: &[u8]) -> Result<Option<(Reply, usize)>, BenchError> {
     match data.first() {
         Some(b'+') => Ok(Some((Reply::Status(text()), after))),
         Some(b'-') => Ok(Some((Reply::Error(text()), after))),
-        Some(b':') => Ok(Some((Reply::Int(parse_int(line).ok_or_else(bad)?), after))),
+        Some(b':') => Ok(Some((Reply::Int(weir_protocol::parse_int(line).ok_or_else(bad)?), after))),
         Some(b'$') => {
-            let n = parse_int(line).ok_or_else(bad)?;
+            let n = weir_protocol::parse_int(line).ok_or_else(bad)?;
             if n < 0 {
                 return Ok(Some((Reply::Bulk(None), after)));
             }
@@ -208,7 +189,7 @@ pub fn parse(data: &[u8]) -> Result<Option<(Reply, usize)>, BenchError> {
             Ok(Some((Reply::Bulk(Some(data[after..after + n].to_vec())), after + n + 2)))
         }
         Some(b'*') => {
-            let n = parse_int(line).ok_or_else(bad)?;
+            let n = weir_protocol::parse_int(line).ok_or_else(bad)?;
             if n < 0 {
                 return Ok(Some((Reply::Array(None), after)));
             }

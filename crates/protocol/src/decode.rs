@@ -99,7 +99,7 @@ impl RequestDecoder {
     /// incomplete; `Some(None)` for an empty request Redis ignores.
     fn start_multibulk(&mut self, buf: &mut BytesMut) -> Result<Option<Option<Partial>>, ProtocolError> {
         let Some(end) = self.header_line(buf, ProtocolError::TooBigMultibulkCount)? else { return Ok(None) };
-        let count = parse_len(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+        let count = crate::parse_int(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
         buf.advance(end + 2);
         if count > self.limits.max_args as i64 {
             return Err(if self.limits.unauthenticated {
@@ -154,7 +154,7 @@ impl RequestDecoder {
     }
 
     fn bulk_len(&self, digits: &[u8]) -> Result<usize, ProtocolError> {
-        let len = parse_len(digits).ok_or(ProtocolError::InvalidBulkLength)?;
+        let len = crate::parse_int(digits).ok_or(ProtocolError::InvalidBulkLength)?;
         if len < 0 || len as u64 > self.limits.max_bulk_len as u64 {
             return Err(if self.limits.unauthenticated && len >= 0 {
                 ProtocolError::UnauthenticatedBulkLength
@@ -220,29 +220,6 @@ impl Decoder for RequestDecoder {
 /// Position of the first `\r\n`.
 fn memchr_crlf(buf: &[u8]) -> Option<usize> {
     buf.windows(2).position(|w| w == b"\r\n")
-}
-
-/// A signed decimal length as Redis's `string2ll` accepts it (no spaces, no
-/// `+`, at most 20 characters).
-fn parse_len(digits: &[u8]) -> Option<i64> {
-    if digits.is_empty() || digits.len() > 20 {
-        return None;
-    }
-    let (negative, digits) = match digits {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, digits),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut value: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
-    }
-    Some(if negative { -value } else { value })
 }
 
 #[cfg(test)]

@@ -6,14 +6,17 @@
 //!   server hold.
 //! - [`encode`]: replies, downgraded for RESP2 clients.
 //! - [`inline`]: Redis's inline-command argument splitting.
+//! - [`int`]: integers exactly as Redis reads them.
 
 pub mod decode;
 pub mod encode;
 pub mod frame;
 pub mod inline;
+pub mod int;
 pub mod limits;
 
 pub use decode::{ProtocolError, RequestDecoder};
 pub use encode::{encode, format_double};
 pub use frame::{Frame, Version};
+pub use int::parse_int;
 pub use limits::Limits;

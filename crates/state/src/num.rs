@@ -1,33 +1,9 @@
 //! Number parsing and formatting with Redis's rules.
 
-/// Parses an integer the way Redis's `string2ll` does: optional `-`, digits,
-/// no leading zeros, no spaces, no `+`, within i64.
+/// Parses an integer the way Redis's `string2ll` does. Canonical text only,
+/// so formatting the value back gives the same bytes (the int encoding).
 pub fn parse_i64(data: &[u8]) -> Option<i64> {
-    parse_canonical_i64(data)
-}
-
-/// Canonical integer text only, so formatting it back gives the same bytes.
-pub fn parse_canonical_i64(data: &[u8]) -> Option<i64> {
-    let (negative, digits) = match data {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, data),
-    };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || negative)) {
-        return None;
-    }
-    let mut value: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let digit = i64::from(d - b'0');
-        value = if negative {
-            value.checked_mul(10)?.checked_sub(digit)?
-        } else {
-            value.checked_mul(10)?.checked_add(digit)?
-        };
-    }
-    Some(value)
+    weir_protocol::parse_int(data)
 }
 
 /// Parses a float as Redis's `string2ld` does (no spaces, no NaN).

@@ -44,7 +44,7 @@ pub enum Value {
 impl Value {
     /// A string value, using the int encoding when it round-trips exactly.
     pub fn string(data: &[u8]) -> Value {
-        if let Some(n) = crate::num::parse_canonical_i64(data) {
+        if let Some(n) = crate::num::parse_i64(data) {
             return Value::Int(n);
         }
         match Inline::new(data) {

@@ -33,7 +33,7 @@ fn command(rng: &mut StdRng) -> Vec<String> {
         3 => vec!["GET".into(), k],
         4 => vec!["INCR".into(), k],
         5 => vec!["DECR".into(), k],
-        6 => vec!["INCRBY".into(), k, pick(rng, &["5", "-2", "x", "9223372036854775807"]).into()],
+        6 => vec!["INCRBY".into(), k, pick(rng, &["5", "-2", "x", "9223372036854775807", "+5", "05"]).into()],
         7 => vec!["DECRBY".into(), k, n],
         8 => vec!["INCRBYFLOAT".into(), k, pick(rng, &["1.5", "-0.25", "abc", "10"]).into()],
         9 => vec!["APPEND".into(), k, v],

@@ -231,9 +231,9 @@ pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
-/// Parses a Redis integer argument.
+/// Parses a Redis integer argument (`string2ll` rules).
 pub fn parse_i64(arg: &[u8]) -> Option<i64> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
+    weir_protocol::parse_int(arg)
 }
 
 pub fn not_an_integer() -> weir_protocol::Frame {
