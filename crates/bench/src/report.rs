@@ -81,6 +81,9 @@ pub struct Report {
     pub invariant_ok: bool,
     pub invariant: String,
     pub interrupted: bool,
+    /// --rate was set: arrivals are fixed, so in-flight requests are not
+    /// clients × pipeline and Little's law compares T × ART with nothing fixed.
+    pub open_loop: bool,
     pub extra: BTreeMap<String, f64>,
     pub timeline: Vec<Point>,
     /// (upper bound ms, count) buckets for the latency histogram chart.
@@ -154,6 +157,7 @@ impl Report {
             invariant_ok: verdict.is_ok(),
             invariant: verdict.unwrap_or_else(|e| e),
             interrupted,
+            open_loop: load.rate.is_some(),
             extra,
             timeline,
             histogram: buckets(&total),

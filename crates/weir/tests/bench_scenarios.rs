@@ -10,8 +10,14 @@ use std::process::{Command, Output};
 fn bench(url: &str, extra: &[&str]) -> (Output, Vec<Value>) {
     let json = tempfile::NamedTempFile::new().expect("temp file");
     let output = Command::new(common::weir_bin())
-        .args(["bench", "--url", url, "--duration", "1s", "--warmup", "0s", "--clients", "8", "--keys", "200"])
+        .args(["bench", "--url", url, "--warmup", "0s", "--clients", "8", "--keys", "200"])
         .args(["--json", json.path().to_str().expect("path")])
+        // A second of load unless the test sets its own length.
+        .args(if extra.contains(&"--duration") || extra.contains(&"--requests") {
+            &[][..]
+        } else {
+            &["--duration", "1s"][..]
+        })
         .args(extra)
         .output()
         .expect("run weir bench");
@@ -129,4 +135,20 @@ fn bad_targets_fail_with_one_line() {
     let (output, reports) = bench(&format!("redis://:right@{}", node.addr), &["--requests", "2000"]);
     assert!(output.status.success(), "{}", text(&output));
     assert_consistent(&reports[0]);
+}
+
+#[test]
+fn open_loop_rate_and_csv() {
+    let redis = common::start_redis(&[]);
+    let csv = tempfile::NamedTempFile::new().expect("temp file");
+    let (output, reports) =
+        bench(&redis.url(), &["--rate", "2000", "--duration", "2s", "--csv", csv.path().to_str().expect("path")]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_consistent(&reports[0]);
+    let t = reports[0]["throughput"].as_f64().expect("throughput");
+    assert!((1500.0..2500.0).contains(&t), "open loop holds the arrival rate: {t}");
+    assert_eq!(reports[0]["open_loop"], Value::Bool(true));
+    let rows = std::fs::read_to_string(csv.path()).expect("csv written");
+    assert_eq!(rows.lines().count(), 2, "header and one row: {rows}");
+    assert!(rows.starts_with("scenario,url,clients,pipeline,requests"));
 }
