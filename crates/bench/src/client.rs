@@ -76,30 +76,7 @@ impl Target {
 }
 
 pub fn encode(out: &mut Vec<u8>, args: &[Vec<u8>]) {
-    header(out, b'*', args.len());
-    for arg in args {
-        header(out, b'$', arg.len());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `*N\r\n` or `$N\r\n` without allocating.
-fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut v = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.push(kind);
-    out.extend_from_slice(&digits[at..]);
-    out.extend_from_slice(b"\r\n");
+    weir_protocol::encode_request(args, out);
 }
 
 pub struct Client {

@@ -85,8 +85,23 @@ fn map(out: &mut BytesMut, pairs: &[(Frame, Frame)], version: Version) {
     }
 }
 
+/// Appends a request (an array of bulk strings), as clients send them.
+pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut impl BufMut) {
+    out.put_u8(b'*');
+    put_int(out, args.len() as i64);
+    out.put_slice(b"\r\n");
+    for arg in args {
+        let arg = arg.as_ref();
+        out.put_u8(b'$');
+        put_int(out, arg.len() as i64);
+        out.put_slice(b"\r\n");
+        out.put_slice(arg);
+        out.put_slice(b"\r\n");
+    }
+}
+
 /// Decimal digits without a heap allocation.
-fn put_int(out: &mut BytesMut, n: i64) {
+fn put_int(out: &mut impl BufMut, n: i64) {
     let mut buf = [0u8; 20];
     let mut at = buf.len();
     let mut v = n.unsigned_abs();

@@ -16,7 +16,7 @@ pub mod int;
 pub mod limits;
 
 pub use decode::{ProtocolError, RequestDecoder};
-pub use encode::{encode, format_double};
+pub use encode::{encode, encode_request, format_double};
 pub use frame::{Frame, Version};
 pub use int::parse_int;
 pub use limits::Limits;

@@ -7,12 +7,8 @@ use tokio_util::codec::Decoder;
 use weir_protocol::{encode, Frame, Limits, RequestDecoder, Version};
 
 fn encode_request(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend(arg);
-        out.extend(b"\r\n");
-    }
+    let mut out = Vec::new();
+    weir_protocol::encode_request(args, &mut out);
     out
 }
 
