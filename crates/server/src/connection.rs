@@ -117,11 +117,12 @@ impl Conn<'_> {
     }
 
     async fn run_one(&mut self, args: Vec<Bytes>) -> Result<(), String> {
-        if needs_barrier(&self.session, &args) {
+        let resolved = args.first().and_then(|name| crate::commands::resolve(name));
+        if needs_barrier(&self.session, resolved) {
             self.drain().await?;
         }
         let started = Instant::now();
-        let (command, reply) = self.node.execute(&mut self.session, args).await;
+        let (command, reply) = self.node.execute(&mut self.session, resolved, args).await;
         match reply {
             Reply::Now(frame) if self.pending.is_empty() => self.emit(command, started, &frame)?,
             reply => self.pending.push_back(Pending { command, started, reply }),

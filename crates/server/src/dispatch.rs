@@ -25,9 +25,8 @@ pub const NOAUTH: &str = "NOAUTH Authentication required.";
 /// Whether a command must wait for this connection's earlier writes before
 /// it runs (everything that reads state does). Queued-only and pure writes
 /// do not, so a pipeline of writes stays in flight together.
-pub fn needs_barrier(session: &Session, args: &[Bytes]) -> bool {
-    let Some(name) = args.first() else { return false };
-    match commands::resolve(name) {
+pub fn needs_barrier(session: &Session, resolved: Option<Resolved>) -> bool {
+    match resolved {
         Some(Resolved::Data(spec, _)) => session.multi.is_none() && spec.access == Access::Read,
         Some(Resolved::Server(command, _, _)) => match command {
             ServerCommand::Exec | ServerCommand::Discard | ServerCommand::Multi => false,
@@ -38,11 +37,18 @@ pub fn needs_barrier(session: &Session, args: &[Bytes]) -> bool {
 }
 
 impl Node {
-    /// Executes one command for `session`. Returns the command's stats slot
-    /// (if it resolved) and its reply.
-    pub async fn execute(&self, session: &mut Session, args: Vec<Bytes>) -> (Option<usize>, Reply) {
-        let Some(name) = args.first() else { return (None, Reply::Now(Frame::error("ERR empty command"))) };
-        let resolved = commands::resolve(name);
+    /// Executes one command for `session`; `resolved` is
+    /// `commands::resolve(&args[0])`, looked up once by the caller. Returns
+    /// the command's stats slot (if it resolved) and its reply.
+    pub async fn execute(
+        &self,
+        session: &mut Session,
+        resolved: Option<Resolved>,
+        args: Vec<Bytes>,
+    ) -> (Option<usize>, Reply) {
+        if args.is_empty() {
+            return (None, Reply::Now(Frame::error("ERR empty command")));
+        }
         if !session.authenticated && !allowed_before_auth(resolved) {
             return (resolved.map(|r| r.index()), Reply::Now(Frame::error(NOAUTH)));
         }

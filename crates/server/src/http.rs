@@ -110,7 +110,8 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
     let mut session = Session::new(client.clone(), false);
     session.version = Version::Resp3;
     let started = std::time::Instant::now();
-    let (command, reply) = node.execute(&mut session, args).await;
+    let resolved = args.first().and_then(|name| crate::commands::resolve(name));
+    let (command, reply) = node.execute(&mut session, resolved, args).await;
     node.clients.unregister(client.id);
     let frame = match reply {
         Reply::Now(frame) => frame,
