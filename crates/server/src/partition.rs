@@ -57,6 +57,7 @@ pub struct Partition {
     pub applied_index: Arc<AtomicU64>,
     queue: mpsc::Sender<(Proposal, Waiter)>,
     read_seed: Arc<AtomicU64>,
+    stats: Arc<Stats>,
 }
 
 impl Partition {
@@ -74,6 +75,7 @@ impl Partition {
             applied_index: group.applied_index,
             queue,
             read_seed: Arc::new(AtomicU64::new(u64::from(group.partition) << 32)),
+            stats: stats.clone(),
         };
         let writer = Writer {
             raft: partition.raft.clone(),
@@ -115,9 +117,10 @@ impl Partition {
         loop {
             tick.tick().await;
             while lock(&self.machine).db.expired_keys_pending(now_ms()) {
-                let removed = self.write(Proposal::ActiveExpire(EXPIRE_BATCH)).await;
+                let Frame::Integer(removed) = self.write(Proposal::ActiveExpire(EXPIRE_BATCH)).await else { break };
+                self.stats.expired_keys.fetch_add(removed.max(0) as u64, Ordering::Relaxed);
                 // Fewer than a full batch removed: caught up until next tick.
-                if !matches!(removed, Frame::Integer(n) if n >= i64::from(EXPIRE_BATCH)) {
+                if removed < i64::from(EXPIRE_BATCH) {
                     break;
                 }
             }

@@ -71,6 +71,8 @@ fn expiry_lazy_and_active() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(size, 1, "active expiry removed the expired keys");
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut c).expect("info");
+    assert!(info.contains("expired_keys:100"), "{info}");
 }
 
 #[test]
