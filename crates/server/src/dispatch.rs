@@ -50,7 +50,8 @@ impl Node {
             return (None, Reply::Now(Frame::error("ERR empty command")));
         }
         if !session.authenticated && !allowed_before_auth(resolved) {
-            return (resolved.map(|r| r.index()), Reply::Now(Frame::error(NOAUTH)));
+            self.reject(resolved);
+            return (None, Reply::Now(Frame::error(NOAUTH)));
         }
         let Some(resolved) = resolved else {
             transaction::flag_error(session);
@@ -60,7 +61,8 @@ impl Node {
         session.client.touch(resolved.index());
         if !resolved.spec().arity_ok(args.len()) {
             transaction::flag_error(session);
-            return (index, Reply::Now(commands::wrong_arity(resolved.spec())));
+            self.reject(Some(resolved));
+            return (None, Reply::Now(commands::wrong_arity(resolved.spec())));
         }
         if session.multi.is_some() && !transaction::runs_inside_multi(resolved) {
             return (index, Reply::Now(transaction::queue(session, resolved, args)));
@@ -70,6 +72,14 @@ impl Node {
             Resolved::Data(spec, _) => self.data_command(spec, args).await,
         };
         (index, reply)
+    }
+
+    /// Counts a command refused before it ran (INFO's `rejected_calls`, as
+    /// in Redis: not among its `calls`).
+    fn reject(&self, resolved: Option<Resolved>) {
+        if let Some(stats) = resolved.and_then(|r| self.stats.commands.get(r.index())) {
+            stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     async fn data_command(&self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {

@@ -119,6 +119,9 @@ fn introspection_answers_like_redis() {
     for section in ["# Server", "# Clients", "# Persistence", "# Stats", "# Replication", "# Keyspace"] {
         assert!(info.contains(section), "INFO lacks {section}");
     }
+    let _: redis::RedisResult<()> = redis::cmd("GET").query(&mut c);
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut c).expect("commandstats");
+    assert!(stats.contains("cmdstat_get:calls=0,") && stats.contains("rejected_calls=1"), "{stats}");
     let select: redis::RedisResult<()> = redis::cmd("SELECT").arg(1).query(&mut c);
     assert!(select.unwrap_err().to_string().contains("DB index is out of range"));
     let waited: i64 = redis::cmd("WAIT").arg(0).arg(100).query(&mut c).expect("wait");

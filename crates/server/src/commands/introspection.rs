@@ -126,7 +126,7 @@ fn config_values(node: &Node) -> Vec<(&'static str, String)> {
 pub fn commandstats(node: &Node, out: &mut String) {
     for (spec, stats) in all_specs().zip(&node.stats.commands) {
         let calls = stats.calls.load(Relaxed);
-        if calls == 0 {
+        if calls == 0 && stats.rejected.load(Relaxed) == 0 {
             continue;
         }
         let usec = (stats.latency.sum() * 1e6) as u64;
@@ -134,7 +134,7 @@ pub fn commandstats(node: &Node, out: &mut String) {
             out,
             "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
             spec.name,
-            usec as f64 / calls as f64,
+            usec as f64 / calls.max(1) as f64,
             stats.rejected.load(Relaxed),
             stats.failed.load(Relaxed),
         );
