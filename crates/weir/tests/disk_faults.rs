@@ -52,6 +52,7 @@ fn start_limited(dir: &std::path::Path) -> (std::process::Child, std::net::Socke
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("weir did not start under the file-size limit");
 }
 
