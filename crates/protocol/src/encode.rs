@@ -25,6 +25,17 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
         Frame::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, version),
         Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, version),
         Frame::Map(pairs) => map(out, pairs, version),
+        Frame::Pairs(pairs) if resp3 => {
+            out.put_u8(b'*');
+            put_int(out, pairs.len() as i64);
+            out.put_slice(b"\r\n");
+            for (first, second) in pairs {
+                out.put_slice(b"*2\r\n");
+                encode(first, version, out);
+                encode(second, version, out);
+            }
+        }
+        Frame::Pairs(pairs) => map(out, pairs, version),
         Frame::Double(d) if resp3 => line(out, b',', format_double(*d).as_bytes()),
         Frame::Double(d) => bulk(out, format_double(*d).as_bytes()),
         Frame::Boolean(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
@@ -158,6 +169,9 @@ mod tests {
         let map = Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]);
         assert_eq!(enc(&map, Version::Resp2), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&map, Version::Resp3), "%1\r\n$1\r\na\r\n:1\r\n");
+        let pairs = Frame::Pairs(vec![(Frame::bulk("m"), Frame::Double(1.5))]);
+        assert_eq!(enc(&pairs, Version::Resp2), "*2\r\n$1\r\nm\r\n$3\r\n1.5\r\n");
+        assert_eq!(enc(&pairs, Version::Resp3), "*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n");
         assert_eq!(enc(&Frame::Null, Version::Resp2), "$-1\r\n");
         assert_eq!(enc(&Frame::NullArray, Version::Resp2), "*-1\r\n");
         assert_eq!(enc(&Frame::Null, Version::Resp3), "_\r\n");

@@ -80,7 +80,7 @@ impl StateMachineStore {
             EntryPayload::Blank => Response::default(),
             EntryPayload::Normal(request) => {
                 let replies = machine.db.apply_batch(&request.0).map_err(|e| StorageIOError::apply(log_id, &e))?;
-                Response(replies)
+                Response { replies, ready: machine.db.take_ready() }
             }
             EntryPayload::Membership(membership) => {
                 machine.membership = StoredMembership::new(Some(log_id), membership);

@@ -15,9 +15,13 @@ pub type NodeId = u64;
 pub struct Request(pub Bytes);
 
 /// The replies to a batch's items, in item order (empty for blank and
-/// membership entries).
+/// membership entries), and the keys the batch pushed to (so the leader can
+/// wake clients blocked on them).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Response(pub Vec<Frame>);
+pub struct Response {
+    pub replies: Vec<Frame>,
+    pub ready: Vec<Bytes>,
+}
 
 openraft::declare_raft_types!(
     /// weir's Raft types.

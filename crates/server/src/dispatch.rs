@@ -9,6 +9,7 @@ use crate::node::Node;
 use crate::partition::Proposal;
 use crate::session::Session;
 use bytes::Bytes;
+use std::time::Duration;
 use tokio::sync::oneshot;
 use weir_protocol::Frame;
 use weir_state::{key_slot, Access, CommandSpec};
@@ -88,10 +89,12 @@ impl Node {
             Err(reply) => return Reply::Now(reply),
         };
         let partition = self.partition_for_slot(slot);
-        match spec.access {
-            Access::Read => Reply::Now(partition.read(&args)),
-            Access::Write => Reply::Later(partition.propose(Proposal::Command(args)).await),
-        }
+        let proposal = match spec.access {
+            Access::Read => return Reply::Now(partition.read(&args)),
+            Access::Write if spec.is_blocking() => blocking_proposal(spec, args),
+            Access::Write => Proposal::Command(args),
+        };
+        Reply::Later(partition.propose(proposal).await)
     }
 
     async fn server_command(&self, session: &mut Session, command: ServerCommand, args: &[Bytes]) -> Frame {
@@ -112,6 +115,16 @@ impl Node {
     }
 }
 
+/// A blocking command with its keys and deadline. A malformed timeout is
+/// left for the command itself to report (it then does not block).
+fn blocking_proposal(spec: &CommandSpec, args: Vec<Bytes>) -> Proposal {
+    let timeout = spec.timeout_arg(&args).map(|t| weir_state::cmd::list::timeout_arg(t));
+    let Some(Ok(seconds)) = timeout else { return Proposal::Command(args) };
+    let deadline = (seconds > 0.0).then(|| tokio::time::Instant::now() + Duration::from_secs_f64(seconds));
+    let keys = spec.key_indexes(&args).map(|i| args[i].clone()).collect();
+    Proposal::Block { args, keys, deadline }
+}
+
 fn allowed_before_auth(resolved: Option<Resolved>) -> bool {
     matches!(
         resolved,
@@ -126,7 +139,7 @@ fn allowed_before_auth(resolved: Option<Resolved>) -> bool {
 /// The one slot all of a command's keys hash to, or CROSSSLOT.
 pub fn command_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<u16, Frame> {
     let mut slot = None;
-    for index in spec.key_indexes(args.len()) {
+    for index in spec.key_indexes(args) {
         let Some(key) = args.get(index) else { continue };
         let this = key_slot(key);
         match slot {
@@ -135,5 +148,10 @@ pub fn command_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<u16, Frame> {
             Some(_) => {}
         }
     }
-    slot.ok_or_else(|| commands::wrong_arity(spec))
+    match slot {
+        Some(slot) => Ok(slot),
+        // Malformed `numkeys`: any partition's handler gives the exact error.
+        None if spec.movable.is_some() => Ok(0),
+        None => Err(commands::wrong_arity(spec)),
+    }
 }

@@ -61,7 +61,7 @@ fn server(node: &Node, out: &mut String) {
 fn clients(node: &Node, out: &mut String) {
     line(out, "connected_clients", node.stats.connected.load(Relaxed));
     line(out, "maxclients", node.config.max_clients);
-    line(out, "blocked_clients", 0);
+    line(out, "blocked_clients", node.stats.blocked_clients.load(Relaxed));
 }
 
 fn persistence(node: &Node, out: &mut String) {

@@ -6,10 +6,12 @@
 //!   client's pipeline in order.
 //! - [`dispatch`]: auth, arity, CROSSSLOT, and routing to a partition.
 //! - [`partition`]: a partition's single writer and its group commit.
+//! - [`blocking`]: clients blocked in BLPOP and friends, per partition.
 //! - [`commands`]: commands the node answers itself.
 //! - [`http`], [`metrics`], [`info`], [`stats`]: observability.
 //! - [`config`], [`data_dir`], [`session`]: settings, on-disk layout, clients.
 
+pub mod blocking;
 pub mod commands;
 pub mod config;
 pub mod connection;

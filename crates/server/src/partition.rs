@@ -4,26 +4,33 @@
 //!
 //! No timer decides a batch: the writer takes whatever is queued the moment
 //! the previous entry is answered, so a lone client pays for one entry and a
-//! crowd shares them. One entry per partition is in Raft at a time: openraft
-//! 0.9's core waits for each append to be flushed before it takes the next
-//! one, so a second entry would only wait there, and would hold back the
-//! commands that could have joined it. Across partitions, the node log's
-//! writer merges the entries of every partition into one fsync.
+//! crowd shares them. One entry per partition is in Raft at a time (the
+//! writer awaits it): openraft 0.9's core waits for each append to be
+//! flushed before it takes the next one, so a second entry would only wait
+//! there, and would hold back the commands that could have joined it. Across
+//! partitions, the node log's writer merges the entries of every partition
+//! into one fsync.
+//!
+//! The writer also owns the partition's blocked clients ([`crate::blocking`]):
+//! it parks them, wakes them when a batch pushes to their keys, and times
+//! them out.
 
+use crate::blocking::{self, Blocked, Registry};
 use crate::stats::Stats;
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use weir_protocol::Frame;
 use weir_raft::machine::{lock, SharedMachine};
-use weir_raft::{Raft, Request};
+use weir_raft::{Raft, Request, Response};
 use weir_state::{BatchBuilder, ExecCtx, Mode};
 
-/// Entries of one partition in Raft at once (see the module comment).
-pub const MAX_INFLIGHT: usize = 1;
+/// How often an idle writer forgets blocked clients that disconnected.
+const BLOCKED_SWEEP: Duration = Duration::from_secs(1);
 /// Items in one entry (bounds an entry's apply time and size).
 pub const MAX_BATCH_ITEMS: usize = 4096;
 /// Encoded bytes in one entry.
@@ -41,7 +48,17 @@ const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
 /// What a partition can be asked to log.
 pub enum Proposal {
     Command(Vec<Bytes>),
-    Transaction { watches: Vec<(Bytes, u64)>, commands: Vec<Vec<Bytes>> },
+    /// A blocking command (BLPOP...): parked if it finds nothing, until
+    /// `deadline` (`None`: forever).
+    Block {
+        args: Vec<Bytes>,
+        keys: Vec<Bytes>,
+        deadline: Option<Instant>,
+    },
+    Transaction {
+        watches: Vec<(Bytes, u64)>,
+        commands: Vec<Vec<Bytes>>,
+    },
     ActiveExpire(u32),
     Flush,
 }
@@ -79,10 +96,12 @@ impl Partition {
         };
         let writer = Writer {
             raft: partition.raft.clone(),
+            machine: partition.machine.clone(),
             stats,
             poison,
-            inflight: Arc::new(Semaphore::new(MAX_INFLIGHT)),
             log_bytes: 0,
+            blocked: Registry::default(),
+            blocked_published: 0,
         };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());
@@ -138,69 +157,167 @@ pub fn now_ms() -> u64 {
 
 struct Writer {
     raft: Raft,
+    machine: SharedMachine,
     stats: Arc<Stats>,
     poison: Arc<dyn Fn() -> Option<String> + Send + Sync>,
-    inflight: Arc<Semaphore>,
     /// Bytes proposed since the last snapshot this writer asked for.
     log_bytes: usize,
+    blocked: Registry,
+    /// `blocked.len()` as last added to the node's `blocked_clients`.
+    blocked_published: usize,
+}
+
+/// A caller waiting on a batch item.
+enum Pending {
+    Reply(Waiter),
+    /// A blocking command: parked if it found nothing.
+    Block(Blocked),
+}
+
+/// Why the writer woke up.
+enum Wake {
+    Proposal((Proposal, Waiter)),
+    /// A blocked client's deadline, or the periodic sweep of departed ones.
+    Tick,
+    Closed,
 }
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<(Proposal, Waiter)>) {
         let mut rng = rand::rngs::SmallRng::from_entropy();
         let mut last_now = 0u64;
+        let mut retries: Vec<Blocked> = Vec::new();
         loop {
-            // Take a pipeline slot first, so that while all slots are busy
-            // new proposals accumulate into the next, larger batch.
-            let Ok(permit) = self.inflight.clone().acquire_owned().await else { return };
-            let Some(first) = rx.recv().await else { return };
+            let first = match retries.is_empty() {
+                true => match self.next_wake(&mut rx).await {
+                    Wake::Proposal(p) => Some(p),
+                    Wake::Tick => None,
+                    Wake::Closed => return,
+                },
+                false => None,
+            };
+            self.blocked.expire(Instant::now());
+            self.blocked.prune_abandoned_if_idle(first.is_none() && retries.is_empty());
             // The batch's clock never goes backwards, so replayed expiry
             // decisions are monotonic too.
             last_now = last_now.max(now_ms());
             let mut builder = BatchBuilder::new(last_now, rng.gen());
-            let mut waiters = Vec::new();
-            add(&mut builder, &mut waiters, first);
-            while waiters.len() < MAX_BATCH_ITEMS && builder.encoded_len() < MAX_BATCH_BYTES {
+            let mut pending = Vec::new();
+            // Woken clients go first: they were waiting before anyone queued.
+            for blocked in retries.drain(..).filter(|b| !b.abandoned()) {
+                builder.push_command(&blocked.args);
+                pending.push(Pending::Block(blocked));
+            }
+            if let Some(first) = first {
+                add(&mut builder, &mut pending, first);
+            }
+            while pending.len() < MAX_BATCH_ITEMS && builder.encoded_len() < MAX_BATCH_BYTES {
                 match rx.try_recv() {
-                    Ok(next) => add(&mut builder, &mut waiters, next),
+                    Ok(next) => add(&mut builder, &mut pending, next),
                     Err(_) => break,
                 }
             }
-            self.stats.batches.fetch_add(1, Ordering::Relaxed);
-            self.stats.batch_items.observe(waiters.len() as f64);
-            let batch = builder.finish();
-            self.log_bytes += batch.len();
-            self.submit(batch, waiters, permit).await;
-            if self.log_bytes >= SNAPSHOT_AFTER_LOG_BYTES {
-                // Bounds the in-memory log by bytes; openraft's own policy
-                // counts entries, which may be large.
-                self.log_bytes = 0;
-                let _ = self.raft.trigger().snapshot().await;
+            if !pending.is_empty() {
+                retries = self.commit(builder.finish(), pending).await;
+            }
+            self.publish_blocked();
+        }
+    }
+
+    async fn next_wake(&self, rx: &mut mpsc::Receiver<(Proposal, Waiter)>) -> Wake {
+        let sweep = (!self.blocked.is_empty()).then(|| Instant::now() + BLOCKED_SWEEP);
+        let wake_at = match (self.blocked.next_deadline(), sweep) {
+            (Some(deadline), Some(sweep)) => Some(deadline.min(sweep)),
+            (deadline, sweep) => deadline.or(sweep),
+        };
+        tokio::select! {
+            next = rx.recv() => next.map_or(Wake::Closed, Wake::Proposal),
+            _ = tokio::time::sleep_until(wake_at.unwrap_or_else(Instant::now)), if wake_at.is_some() => Wake::Tick,
+        }
+    }
+
+    /// Logs one batch, answers its callers, and returns the blocked clients
+    /// to run again because the batch pushed to a key they wait on.
+    async fn commit(&mut self, batch: Bytes, pending: Vec<Pending>) -> Vec<Blocked> {
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.batch_items.observe(pending.len() as f64);
+        self.log_bytes += batch.len();
+        let woken = match self.submit(batch).await {
+            Ok(response) => {
+                self.deliver(pending, response.replies);
+                self.wake(response.ready)
+            }
+            Err(reply) => {
+                fail_all(pending, &reply);
+                Vec::new()
+            }
+        };
+        if self.log_bytes >= SNAPSHOT_AFTER_LOG_BYTES {
+            // Bounds the in-memory log by bytes; openraft's own policy
+            // counts entries, which may be large.
+            self.log_bytes = 0;
+            let _ = self.raft.trigger().snapshot().await;
+        }
+        woken
+    }
+
+    async fn submit(&self, batch: Bytes) -> Result<Response, Frame> {
+        if let Some(reason) = (self.poison)() {
+            return Err(misconf(&reason));
+        }
+        let receiver = self.raft.client_write_ff(Request(batch)).await.map_err(|e| self.fatal_reply(&e.to_string()))?;
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response.data),
+            Ok(Err(e)) => Err(Frame::error(format!("TRYAGAIN {e}"))),
+            Err(_) => Err(misconf(&(self.poison)().unwrap_or_else(|| "the partition's raft group stopped".into()))),
+        }
+    }
+
+    fn deliver(&mut self, pending: Vec<Pending>, replies: Vec<Frame>) {
+        if pending.len() != replies.len() {
+            let error = Frame::error(format!("ERR internal: {} replies for {} commands", replies.len(), pending.len()));
+            return fail_all(pending, &error);
+        }
+        for (waiter, reply) in pending.into_iter().zip(replies) {
+            match waiter {
+                Pending::Block(blocked) if blocking::found_nothing(&reply) && !blocked.expired(Instant::now()) => {
+                    self.blocked.park(blocked)
+                }
+                // The client may have gone; its write still happened.
+                Pending::Block(blocked) => {
+                    let _ = blocked.reply.send(reply);
+                }
+                Pending::Reply(waiter) => {
+                    let _ = waiter.send(reply);
+                }
             }
         }
     }
 
-    async fn submit(&self, batch: Bytes, waiters: Vec<Waiter>, permit: tokio::sync::OwnedSemaphorePermit) {
-        if let Some(reason) = (self.poison)() {
-            return fail_all(waiters, &misconf(&reason));
+    /// Takes the waiters on keys the last batch pushed to: per key, as many
+    /// as it now holds elements, in arrival order.
+    fn wake(&mut self, ready: Vec<Bytes>) -> Vec<Blocked> {
+        let mut woken = Vec::new();
+        if self.blocked.is_empty() {
+            return woken;
         }
-        match self.raft.client_write_ff(Request(batch)).await {
-            Err(fatal) => fail_all(waiters, &self.fatal_reply(&fatal.to_string())),
-            Ok(receiver) => {
-                let poison = self.poison.clone();
-                tokio::spawn(async move {
-                    let reply = receiver.await;
-                    drop(permit);
-                    match reply {
-                        Ok(Ok(response)) => deliver(waiters, response.data.0),
-                        Ok(Err(e)) => fail_all(waiters, &Frame::error(format!("TRYAGAIN {e}"))),
-                        Err(_) => {
-                            let reason = poison().unwrap_or_else(|| "the partition's raft group stopped".into());
-                            fail_all(waiters, &misconf(&reason))
-                        }
-                    }
-                });
+        let now = now_ms();
+        for key in &ready {
+            if !self.blocked.waits_on(key) {
+                continue;
             }
+            let available = lock(&self.machine).db.collection_len(key, now);
+            self.blocked.take(key, available, &mut woken);
+        }
+        woken
+    }
+
+    fn publish_blocked(&mut self) {
+        let now = self.blocked.len();
+        if now != self.blocked_published {
+            self.stats.blocked_clients.fetch_add(now as u64, Ordering::Relaxed);
+            self.stats.blocked_clients.fetch_sub(self.blocked_published as u64, Ordering::Relaxed);
+            self.blocked_published = now;
         }
     }
 
@@ -214,29 +331,25 @@ fn misconf(reason: &str) -> Frame {
     Frame::error(format!("MISCONF Errors writing to the log, writes are refused: {reason}"))
 }
 
-fn add(builder: &mut BatchBuilder, waiters: &mut Vec<Waiter>, (proposal, waiter): (Proposal, Waiter)) {
+fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter): (Proposal, Waiter)) {
     match proposal {
         Proposal::Command(args) => builder.push_command(&args),
+        Proposal::Block { args, keys, deadline } => {
+            builder.push_command(&args);
+            return pending.push(Pending::Block(Blocked::new(args, keys, deadline, waiter)));
+        }
         Proposal::Transaction { watches, commands } => builder.push_transaction(&watches, &commands),
         Proposal::ActiveExpire(max) => builder.push_active_expire(max),
         Proposal::Flush => builder.push_flush(),
     }
-    waiters.push(waiter);
+    pending.push(Pending::Reply(waiter));
 }
 
-fn deliver(waiters: Vec<Waiter>, replies: Vec<Frame>) {
-    if waiters.len() != replies.len() {
-        let error = Frame::error(format!("ERR internal: {} replies for {} commands", replies.len(), waiters.len()));
-        return fail_all(waiters, &error);
-    }
-    for (waiter, reply) in waiters.into_iter().zip(replies) {
-        // The client may have gone; its write still happened.
-        let _ = waiter.send(reply);
-    }
-}
-
-fn fail_all(waiters: Vec<Waiter>, reply: &Frame) {
-    for waiter in waiters {
-        let _ = waiter.send(reply.clone());
+fn fail_all(pending: Vec<Pending>, reply: &Frame) {
+    for waiter in pending {
+        let _ = match waiter {
+            Pending::Reply(waiter) => waiter.send(reply.clone()),
+            Pending::Block(blocked) => blocked.reply.send(reply.clone()),
+        };
     }
 }

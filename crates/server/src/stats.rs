@@ -93,6 +93,8 @@ pub struct Stats {
     pub batch_items: AtomicHistogram,
     pub batches: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// Clients waiting in BLPOP and friends, across partitions.
+    pub blocked_clients: AtomicU64,
     pub started: std::time::Instant,
 }
 
@@ -108,6 +110,7 @@ impl Stats {
             batch_items: AtomicHistogram::new(&BATCH_BOUNDS),
             batches: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
+            blocked_clients: AtomicU64::new(0),
             started: std::time::Instant::now(),
         }
     }

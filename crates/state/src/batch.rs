@@ -152,6 +152,7 @@ impl Db {
         let seed = r.u64()?;
         let count = r.count(1)?;
         let mut ctx = ExecCtx { now_ms, mode: Mode::Apply, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
+        self.ready.0.clear();
         let mut replies = Vec::with_capacity(count);
         for _ in 0..count {
             let reply = match r.u8()? {

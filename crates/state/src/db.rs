@@ -50,6 +50,20 @@ pub struct Db {
     /// (deadline, stored key) for keys with a TTL: active expiry.
     pub(crate) expiring: BTreeSet<(u64, Box<[u8]>)>,
     pub(crate) write_seq: u64,
+    /// Keys pushed to by the batch being applied (lists, sorted sets): the
+    /// partition writer wakes clients blocked on them. Not state.
+    pub(crate) ready: Signals,
+}
+
+/// Wake-up signals: a side output of applying a batch, cleared by the
+/// next one, and equal whatever they hold (they are not part of the state).
+#[derive(Default, Debug, Clone)]
+pub struct Signals(pub(crate) Vec<Bytes>);
+
+impl PartialEq for Signals {
+    fn eq(&self, _: &Signals) -> bool {
+        true
+    }
 }
 
 /// 48-bit FNV-1a: stable across processes (SCAN cursors survive restarts).
@@ -257,6 +271,30 @@ impl Db {
         self.map.clear();
         self.expiring.clear();
         self.write_seq += 1;
+    }
+
+    /// Elements in the list or sorted set at `key` (0 for other types).
+    pub fn collection_len(&self, key: &[u8], now: u64) -> usize {
+        match self.get(key, now).map(|e| &e.value) {
+            Some(Value::List(l)) => l.len(),
+            Some(Value::ZSet(z)) => z.len(),
+            _ => 0,
+        }
+    }
+
+    /// Notes that `key` received elements (for blocked clients).
+    pub fn signal_ready(&mut self, key: &Bytes) {
+        if self.ready.0.last() != Some(key) {
+            self.ready.0.push(key.clone());
+        }
+    }
+
+    /// The keys pushed to by the last applied batch, deduplicated.
+    pub fn take_ready(&mut self) -> Vec<Bytes> {
+        let mut keys = std::mem::take(&mut self.ready.0);
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 
     /// Runs one command (args[0] is its name).

@@ -22,6 +22,7 @@ pub mod slot;
 pub mod snapshot;
 pub mod spec;
 pub mod value;
+pub mod zset;
 
 pub use batch::{BatchBuilder, BatchError};
 pub use db::{Db, ExecCtx, Mode};

@@ -3,15 +3,18 @@
 //! deterministic (B-tree order), so equal states give equal snapshots.
 
 use crate::db::{stored_key, user_key, Db, Entry};
-use crate::value::Value;
+use crate::value::{Elem, Value};
+use crate::zset::ZSet;
 use bytes::{BufMut, Bytes};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 const VERSION: u8 = 1;
 const T_STR: u8 = 1;
 const T_INT: u8 = 2;
 const T_HASH: u8 = 3;
 const T_SET: u8 = 4;
+const T_LIST: u8 = 5;
+const T_ZSET: u8 = 6;
 
 #[derive(Debug, thiserror::Error)]
 #[error("malformed snapshot: {0}")]
@@ -59,6 +62,21 @@ impl Db {
                         put_bytes(out, m);
                     }
                 }
+                Value::List(l) => {
+                    out.put_u8(T_LIST);
+                    out.put_u64_le(l.len() as u64);
+                    for e in l {
+                        put_bytes(out, e.as_bytes());
+                    }
+                }
+                Value::ZSet(z) => {
+                    out.put_u8(T_ZSET);
+                    out.put_u64_le(z.len() as u64);
+                    for (m, score) in z.iter() {
+                        put_bytes(out, m);
+                        out.put_f64_le(score);
+                    }
+                }
             }
         }
     }
@@ -93,8 +111,8 @@ struct Reader<'a> {
     pos: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], SnapshotError> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(SnapshotError("truncated"))?;
         let out = &self.data[self.pos..end];
         self.pos = end;
@@ -119,11 +137,15 @@ impl Reader<'_> {
         Ok(n as usize)
     }
 
-    fn bytes(&mut self) -> Result<Bytes, SnapshotError> {
+    fn slice(&mut self) -> Result<&'a [u8], SnapshotError> {
         let mut a = [0u8; 4];
         a.copy_from_slice(self.take(4)?);
         let len = u32::from_le_bytes(a) as usize;
-        Ok(Bytes::copy_from_slice(self.take(len)?))
+        self.take(len)
+    }
+
+    fn bytes(&mut self) -> Result<Bytes, SnapshotError> {
+        Ok(Bytes::copy_from_slice(self.slice()?))
     }
 
     fn value(&mut self) -> Result<Value, SnapshotError> {
@@ -146,6 +168,27 @@ impl Reader<'_> {
                     s.insert(self.bytes()?);
                 }
                 Value::Set(s)
+            }
+            T_LIST => {
+                let n = self.count(4)?;
+                let mut l = VecDeque::with_capacity(n);
+                for _ in 0..n {
+                    l.push_back(Elem::new(self.slice()?));
+                }
+                Value::List(l)
+            }
+            T_ZSET => {
+                let n = self.count(12)?;
+                let mut z = ZSet::new();
+                for _ in 0..n {
+                    let member = self.slice()?;
+                    let score = f64::from_bits(self.u64()?);
+                    if score.is_nan() {
+                        return Err(SnapshotError("NaN score"));
+                    }
+                    z.insert(member, score);
+                }
+                Value::ZSet(Box::new(z))
             }
             _ => return Err(SnapshotError("unknown value type")),
         })

@@ -1,9 +1,10 @@
 //! The data-command table: names, arity, key positions and handlers, in one
 //! place for routing (CROSSSLOT), COMMAND, and execution.
 
-use crate::cmd::{hash, keys, set, string};
+use crate::cmd::{hash, keys, list, set, string, zset};
 use crate::db::{Db, ExecCtx};
 use bytes::Bytes;
+use std::ops::Range;
 use weir_protocol::Frame;
 
 /// Whether a command changes state (and so goes through the log).
@@ -14,6 +15,11 @@ pub enum Access {
 }
 
 pub type Handler = fn(&mut Db, &mut ExecCtx, &[Bytes]) -> Frame;
+
+/// Finds the key positions of a command whose keys move (`numkeys` forms):
+/// a range of argument indexes, empty when the arguments are malformed (the
+/// handler then answers with the precise error).
+pub type KeyFinder = fn(&[Bytes]) -> Range<usize>;
 
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -30,6 +36,8 @@ pub struct CommandSpec {
     pub since: &'static str,
     /// Data commands carry their handler; node-level commands have none.
     pub handler: Option<Handler>,
+    /// Set for commands whose keys follow a `numkeys` argument.
+    pub movable: Option<KeyFinder>,
 }
 
 impl CommandSpec {
@@ -42,14 +50,51 @@ impl CommandSpec {
         }
     }
 
-    /// Positions of the key arguments for a command of `argc` arguments.
-    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
-        let first = self.first_key.max(0) as usize;
-        let last = if self.last_key < 0 { argc as i64 + i64::from(self.last_key) } else { i64::from(self.last_key) };
-        let last = last.max(0) as usize;
-        let step = self.step.max(1) as usize;
-        let count = if first == 0 || last < first { 0 } else { (last - first) / step + 1 };
+    /// Positions of the key arguments in `args`.
+    pub fn key_indexes(&self, args: &[Bytes]) -> impl Iterator<Item = usize> {
+        let argc = args.len();
+        let (first, count, step) = match self.movable {
+            Some(find) => {
+                let keys = find(args);
+                (keys.start, keys.len(), 1)
+            }
+            None => {
+                let first = self.first_key.max(0) as usize;
+                let last =
+                    if self.last_key < 0 { argc as i64 + i64::from(self.last_key) } else { i64::from(self.last_key) };
+                let last = last.max(0) as usize;
+                let step = self.step.max(1) as usize;
+                (first, if first == 0 || last < first { 0 } else { (last - first) / step + 1 }, step)
+            }
+        };
         (0..count).map(move |i| first + i * step).filter(move |&i| i < argc)
+    }
+
+    /// Whether the command may wait for data (BLPOP and friends).
+    pub fn is_blocking(&self) -> bool {
+        self.flags.contains(&"blocking")
+    }
+
+    /// A blocking command's timeout argument.
+    pub fn timeout_arg<'a>(&self, args: &'a [Bytes]) -> Option<&'a Bytes> {
+        match self.name {
+            "blmove" => args.get(5),
+            "brpoplpush" => args.get(3),
+            "blmpop" | "bzmpop" => args.get(1),
+            _ if self.is_blocking() => args.last(),
+            _ => None,
+        }
+    }
+}
+
+/// Keys after a `numkeys` argument at index `AT` (LMPOP, EVAL, ...), when
+/// at least `TAIL` arguments follow them.
+pub fn numkeys_keys<const AT: usize, const TAIL: usize>(args: &[Bytes]) -> Range<usize> {
+    let Some(n) = args.get(AT).and_then(|a| crate::num::parse_i64(a)) else { return 0..0 };
+    let start = AT + 1;
+    match usize::try_from(n) {
+        Ok(n) if n > 0 && start + n + TAIL <= args.len() => start..start + n,
+        _ => 0..0,
     }
 }
 
@@ -59,11 +104,18 @@ const RO: &[&str] = &["readonly", "fast"];
 const RW: &[&str] = &["write", "denyoom", "fast"];
 const WR: &[&str] = &["write", "fast"];
 
+const BLOCKING: &[&str] = &["write", "blocking"];
+const MOVABLE: &[&str] = &["write", "movablekeys"];
+const BLOCKING_MOVABLE: &[&str] = &["write", "blocking", "movablekeys"];
+
 macro_rules! commands {
-    ($($name:literal, $arity:expr, $flags:expr, ($f:expr, $l:expr, $s:expr), $access:expr, $group:literal, $handler:expr, $summary:literal;)*) => {
+    (@finder) => { None };
+    (@finder $finder:expr) => { Some($finder) };
+    ($($name:literal, $arity:expr, $flags:expr, ($f:expr, $l:expr, $s:expr) $(=> $finder:expr)?, $access:expr, $group:literal, $handler:expr, $summary:literal;)*) => {
         &[$(CommandSpec {
             name: $name, arity: $arity, flags: $flags, first_key: $f, last_key: $l, step: $s,
             access: $access, group: $group, summary: $summary, since: "1.0.0", handler: Some($handler),
+            movable: commands!(@finder $($finder)?),
         },)*]
     };
 }
@@ -129,6 +181,55 @@ static COMMANDS: &[CommandSpec] = commands! {
     "spop", -2, WR, (1, 1, 1), W, "set", set::spop, "Returns one or more random members from a set after removing them.";
     "srandmember", -2, &["readonly"], (1, 1, 1), R, "set", set::srandmember, "Get one or multiple random members from a set.";
     "sscan", -3, &["readonly"], (1, 1, 1), R, "set", set::sscan, "Iterates over members of a set.";
+    "lpush", -3, RW, (1, 1, 1), W, "list", list::lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist.";
+    "rpush", -3, RW, (1, 1, 1), W, "list", list::rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist.";
+    "lpushx", -3, RW, (1, 1, 1), W, "list", list::lpushx, "Prepends one or more elements to a list only when the list exists.";
+    "rpushx", -3, RW, (1, 1, 1), W, "list", list::rpushx, "Appends an element to a list only when the list exists.";
+    "lpop", -2, WR, (1, 1, 1), W, "list", list::lpop, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.";
+    "rpop", -2, WR, (1, 1, 1), W, "list", list::rpop, "Returns and removes the last elements of a list. Deletes the list if the last element was popped.";
+    "llen", 2, RO, (1, 1, 1), R, "list", list::llen, "Returns the length of a list.";
+    "lrange", 4, &["readonly"], (1, 1, 1), R, "list", list::lrange, "Returns a range of elements from a list.";
+    "lindex", 3, &["readonly"], (1, 1, 1), R, "list", list::lindex, "Returns an element from a list by its index.";
+    "lset", 4, &["write", "denyoom"], (1, 1, 1), W, "list", list::lset, "Sets the value of an element in a list by its index.";
+    "linsert", 5, &["write", "denyoom"], (1, 1, 1), W, "list", list::linsert, "Inserts an element before or after another element in a list.";
+    "lrem", 4, &["write"], (1, 1, 1), W, "list", list::lrem, "Removes elements from a list. Deletes the list if the last element was removed.";
+    "ltrim", 4, &["write"], (1, 1, 1), W, "list", list::ltrim, "Removes elements from both ends a list. Deletes the list if all elements were trimmed.";
+    "lpos", -3, &["readonly"], (1, 1, 1), R, "list", list::lpos, "Returns the index of matching elements in a list.";
+    "lmove", 5, &["write", "denyoom"], (1, 2, 1), W, "list", list::lmove, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.";
+    "rpoplpush", 3, &["write", "denyoom"], (1, 2, 1), W, "list", list::rpoplpush, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.";
+    "lmpop", -4, MOVABLE, (0, 0, 0) => numkeys_keys::<1, 1>, W, "list", list::lmpop, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.";
+    "blpop", -3, BLOCKING, (1, -2, 1), W, "list", list::blpop, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
+    "brpop", -3, BLOCKING, (1, -2, 1), W, "list", list::brpop, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
+    "blmove", 6, BLOCKING, (1, 2, 1), W, "list", list::blmove, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.";
+    "brpoplpush", 4, BLOCKING, (1, 2, 1), W, "list", list::brpoplpush, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.";
+    "blmpop", -5, BLOCKING_MOVABLE, (0, 0, 0) => numkeys_keys::<2, 1>, W, "list", list::blmpop, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.";
+    "zadd", -4, RW, (1, 1, 1), W, "sorted_set", zset::zadd, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.";
+    "zincrby", 4, RW, (1, 1, 1), W, "sorted_set", zset::zincrby, "Increments the score of a member in a sorted set.";
+    "zscore", 3, RO, (1, 1, 1), R, "sorted_set", zset::zscore, "Returns the score of a member in a sorted set.";
+    "zmscore", -3, RO, (1, 1, 1), R, "sorted_set", zset::zmscore, "Returns the score of one or more members in a sorted set.";
+    "zrank", -3, RO, (1, 1, 1), R, "sorted_set", zset::zrank, "Returns the index of a member in a sorted set ordered by ascending scores.";
+    "zrevrank", -3, RO, (1, 1, 1), R, "sorted_set", zset::zrevrank, "Returns the index of a member in a sorted set ordered by descending scores.";
+    "zrange", -4, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrange, "Returns members in a sorted set within a range of indexes.";
+    "zrevrange", -4, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrevrange, "Returns members in a sorted set within a range of indexes in reverse order.";
+    "zrangebyscore", -4, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrangebyscore, "Returns members in a sorted set within a range of scores.";
+    "zrevrangebyscore", -4, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrevrangebyscore, "Returns members in a sorted set within a range of scores in reverse order.";
+    "zrangebylex", -4, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrangebylex, "Returns members in a sorted set within a lexicographical range.";
+    "zrevrangebylex", -4, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrevrangebylex, "Returns members in a sorted set within a lexicographical range in reverse order.";
+    "zrem", -3, WR, (1, 1, 1), W, "sorted_set", zset::zrem, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.";
+    "zremrangebyrank", 4, &["write"], (1, 1, 1), W, "sorted_set", zset::zremrangebyrank, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.";
+    "zremrangebyscore", 4, &["write"], (1, 1, 1), W, "sorted_set", zset::zremrangebyscore, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.";
+    "zremrangebylex", 4, &["write"], (1, 1, 1), W, "sorted_set", zset::zremrangebylex, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.";
+    "zcard", 2, RO, (1, 1, 1), R, "sorted_set", zset::zcard, "Returns the number of members in a sorted set.";
+    "zcount", 4, RO, (1, 1, 1), R, "sorted_set", zset::zcount, "Returns the count of members in a sorted set that have scores within a range.";
+    "zlexcount", 4, RO, (1, 1, 1), R, "sorted_set", zset::zlexcount, "Returns the number of members in a sorted set within a lexicographical range.";
+    "zpopmin", -2, WR, (1, 1, 1), W, "sorted_set", zset::zpopmin, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.";
+    "zpopmax", -2, WR, (1, 1, 1), W, "sorted_set", zset::zpopmax, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.";
+    "zmpop", -4, MOVABLE, (0, 0, 0) => numkeys_keys::<1, 1>, W, "sorted_set", zset::zmpop, "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.";
+    "bzpopmin", -3, BLOCKING, (1, -2, 1), W, "sorted_set", zset::bzpopmin, "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.";
+    "bzpopmax", -3, BLOCKING, (1, -2, 1), W, "sorted_set", zset::bzpopmax, "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.";
+    "bzmpop", -5, BLOCKING_MOVABLE, (0, 0, 0) => numkeys_keys::<2, 1>, W, "sorted_set", zset::bzmpop, "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.";
+    "zrandmember", -2, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrandmember, "Returns one or more random members from a sorted set.";
+    "zscan", -3, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zscan, "Iterates over members and scores of a sorted set.";
 };
 
 /// Every data command.
@@ -148,11 +249,20 @@ mod tests {
     #[test]
     fn key_positions() {
         let mset = lookup(b"MSET").expect("mset");
-        assert_eq!(mset.key_indexes(5).collect::<Vec<_>>(), vec![1, 3]);
+        let args = |n: usize| vec![Bytes::from_static(b"x"); n];
+        assert_eq!(mset.key_indexes(&args(5)).collect::<Vec<_>>(), vec![1, 3]);
         let del = lookup(b"del").expect("del");
-        assert_eq!(del.key_indexes(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(del.key_indexes(&args(4)).collect::<Vec<_>>(), vec![1, 2, 3]);
         let rename = lookup(b"rename").expect("rename");
-        assert_eq!(rename.key_indexes(3).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(rename.key_indexes(&args(3)).collect::<Vec<_>>(), vec![1, 2]);
+        let blpop = lookup(b"blpop").expect("blpop");
+        assert_eq!(blpop.key_indexes(&args(4)).collect::<Vec<_>>(), vec![1, 2]);
+        let words = |w: &[&'static str]| w.iter().map(|s| Bytes::from_static(s.as_bytes())).collect::<Vec<_>>();
+        let lmpop = lookup(b"lmpop").expect("lmpop");
+        assert_eq!(lmpop.key_indexes(&words(&["lmpop", "2", "a", "b", "left"])).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(lmpop.key_indexes(&words(&["lmpop", "9", "a", "left"])).count(), 0);
+        let blmpop = lookup(b"blmpop").expect("blmpop");
+        assert_eq!(blmpop.key_indexes(&words(&["blmpop", "0", "1", "a", "left"])).collect::<Vec<_>>(), vec![3]);
         assert!(lookup(b"GeT").is_some() && lookup(b"nope").is_none());
     }
 

@@ -6,8 +6,9 @@
 //! containers so iteration order (and SPOP's choice) is the same on every
 //! replica and after every replay or snapshot load.
 
+use crate::zset::ZSet;
 use bytes::Bytes;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Strings up to this many bytes are stored inline (the variant then is no
 /// larger than the `Bytes` one).
@@ -39,6 +40,8 @@ pub enum Value {
     Int(i64),
     Hash(BTreeMap<Bytes, Bytes>),
     Set(BTreeSet<Bytes>),
+    List(VecDeque<Elem>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -66,6 +69,8 @@ impl Value {
             Value::Str(_) | Value::Int(_) | Value::Inline(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -83,7 +88,71 @@ impl Value {
         match self {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
             _ => false,
         }
+    }
+}
+
+/// Bytes a list element holds in place (the element is then 24 bytes, with
+/// no allocation of its own: queues mostly carry short ids).
+pub const ELEM_INLINE_MAX: usize = 22;
+
+/// One list element: compact, since a list may hold millions.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Elem {
+    Inline { len: u8, data: [u8; ELEM_INLINE_MAX] },
+    Heap(Box<[u8]>),
+}
+
+impl Elem {
+    pub fn new(bytes: &[u8]) -> Elem {
+        if bytes.len() > ELEM_INLINE_MAX {
+            return Elem::Heap(Box::from(bytes));
+        }
+        let mut data = [0u8; ELEM_INLINE_MAX];
+        data[..bytes.len()].copy_from_slice(bytes);
+        Elem::Inline { len: bytes.len() as u8, data }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Elem::Inline { len, data } => &data[..usize::from(*len)],
+            Elem::Heap(b) => b,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self.as_bytes())
+    }
+
+    /// Heap bytes beyond the element itself.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Elem::Inline { .. } => 0,
+            Elem::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Elem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", Bytes::copy_from_slice(self.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_are_compact_and_exact() {
+        assert_eq!(std::mem::size_of::<Elem>(), 24);
+        for len in [0, 1, ELEM_INLINE_MAX, ELEM_INLINE_MAX + 1, 1000] {
+            let data = vec![b'x'; len];
+            assert_eq!(Elem::new(&data).as_bytes(), &data[..]);
+        }
+        assert!(matches!(Elem::new(&[1; ELEM_INLINE_MAX]), Elem::Inline { .. }));
     }
 }

@@ -83,12 +83,113 @@ fn command(rng: &mut StdRng) -> Vec<String> {
     words
 }
 
+const LIST_KEYS: [&str; 4] = ["{t}l1", "{t}l2", "{t}z1", "{t}a"];
+const ZSET_KEYS: [&str; 4] = ["{t}z1", "{t}z2", "{t}l1", "{t}a"];
+
+/// One random list command, errors included.
+fn list_command(rng: &mut StdRng) -> Vec<String> {
+    let k = pick(rng, &LIST_KEYS);
+    let k2 = pick(rng, &LIST_KEYS);
+    let e = pick(rng, &["a", "b", "c", "a"]);
+    let i = pick(rng, &["0", "1", "-1", "2", "-3", "10", "x"]);
+    let j = pick(rng, &["0", "-1", "1", "3", "-5", "100"]);
+    let end = pick(rng, &["LEFT", "RIGHT", "left", "UP"]);
+    let end2 = pick(rng, &["LEFT", "RIGHT"]);
+    let line = match rng.gen_range(0..24) {
+        0 | 1 => format!("RPUSH {k} {e} {}", pick(rng, &["x", "y", "a"])),
+        2 | 3 => format!("LPUSH {k} {e}"),
+        4 => format!("{} {k} {e}", pick(rng, &["LPUSHX", "RPUSHX"])),
+        5 => format!("{} {k}", pick(rng, &["LPOP", "RPOP"])),
+        6 => format!("{} {k} {}", pick(rng, &["LPOP", "RPOP"]), pick(rng, &["0", "2", "-1", "x", "5"])),
+        7 => format!("LLEN {k}"),
+        8 | 9 => format!("LRANGE {k} {i} {j}"),
+        10 => format!("LINDEX {k} {i}"),
+        11 => format!("LSET {k} {i} z"),
+        12 => format!("LINSERT {k} {} {e} new", pick(rng, &["BEFORE", "AFTER", "after", "MIDDLE"])),
+        13 => format!("LREM {k} {} {e}", pick(rng, &["0", "1", "-1", "2", "x"])),
+        14 => format!("LTRIM {k} {i} {j}"),
+        15 => {
+            let opts =
+                pick(rng, &["", "RANK 2", "RANK -1", "RANK 0", "COUNT 0", "COUNT 2", "MAXLEN 2", "COUNT -1", "BAD"]);
+            format!("LPOS {k} {e} {opts}")
+        }
+        16 => format!("LMOVE {k} {k2} {end} {end2}"),
+        17 => format!("RPOPLPUSH {k} {k2}"),
+        18 => format!(
+            "LMPOP {} {k} {k2} {end} {}",
+            pick(rng, &["2", "0", "1", "5", "x"]),
+            pick(rng, &["", "COUNT 2", "COUNT 0"])
+        ),
+        19 => format!("{} {k} {k2} {}", pick(rng, &["BLPOP", "BRPOP"]), pick(rng, &["0.01", "-1", "x"])),
+        20 => format!("BLMOVE {k} {k2} {end} {end2} 0.01"),
+        21 => format!("BLMPOP 0.01 1 {k} {end} COUNT 3"),
+        22 => format!("BRPOPLPUSH {k} {k2} {}", pick(rng, &["0.01", "-2"])),
+        _ => format!("SET {k} v"),
+    };
+    line.split_whitespace().map(String::from).collect()
+}
+
+/// One random sorted-set command, errors included.
+fn zset_command(rng: &mut StdRng) -> Vec<String> {
+    let k = pick(rng, &ZSET_KEYS);
+    let m = pick(rng, &["a", "b", "c", "d", "e"]);
+    let s = pick(rng, &["1", "2.5", "-1", "+inf", "-inf", "0", "1e3", "0.5", "abc"]);
+    let lo = pick(rng, &["-inf", "0", "(1", "1", "2.5", "(2.5", "x"]);
+    let hi = pick(rng, &["+inf", "2", "(2.5", "1", "1000", "y"]);
+    // Lex ranges are defined on sets whose scores are all equal: {t}zl.
+    let lex_lo = pick(rng, &["-", "[a", "(b", "[c", "x"]);
+    let lex_hi = pick(rng, &["+", "[d", "(c", "[b"]);
+    let i = pick(rng, &["0", "1", "-1", "-2", "3", "x"]);
+    let j = pick(rng, &["-1", "0", "2", "10", "-3"]);
+    let limit = pick(rng, &["", "LIMIT 0 2", "LIMIT 1 -1", "LIMIT -1 2", "LIMIT 1"]);
+    let line = match rng.gen_range(0..28) {
+        0..=2 => format!("ZADD {k} {s} {m} {} {}", pick(rng, &["1", "5", "2.5"]), pick(rng, &["a", "e"])),
+        3 => {
+            let flags =
+                pick(rng, &["NX", "XX", "GT", "LT", "CH", "INCR", "NX XX", "GT LT", "NX GT", "XX CH GT", "INCR LT"]);
+            format!("ZADD {k} {flags} {s} {m}")
+        }
+        4 => format!("ZADD {{t}}zl 0 {m} 0 {}", pick(rng, &["a", "bb", "c"])),
+        5 => format!("ZINCRBY {k} {s} {m}"),
+        6 => format!("ZSCORE {k} {m}"),
+        7 => format!("ZMSCORE {k} {m} a zz"),
+        8 => format!("{} {k} {m}", pick(rng, &["ZRANK", "ZREVRANK"])),
+        9 => format!("ZRANGE {k} {i} {j} {}", pick(rng, &["", "WITHSCORES", "REV", "REV WITHSCORES", "LIMIT 0 1"])),
+        10 => format!("ZRANGE {k} {lo} {hi} BYSCORE {} {limit}", pick(rng, &["", "WITHSCORES", "REV"])),
+        11 => format!("ZRANGE {{t}}zl {lex_lo} {lex_hi} BYLEX {} {limit}", pick(rng, &["", "REV", "WITHSCORES"])),
+        12 => format!("ZREVRANGE {k} {i} {j} {}", pick(rng, &["", "WITHSCORES"])),
+        13 => format!("ZRANGEBYSCORE {k} {lo} {hi} {} {limit}", pick(rng, &["", "WITHSCORES"])),
+        14 => format!("ZREVRANGEBYSCORE {k} {hi} {lo} {} {limit}", pick(rng, &["", "WITHSCORES"])),
+        15 => format!("{} {{t}}zl {lex_lo} {lex_hi} {limit}", pick(rng, &["ZRANGEBYLEX", "ZREVRANGEBYLEX"])),
+        16 => format!("ZREM {k} {m} a"),
+        17 => format!("ZREMRANGEBYRANK {k} {i} {j}"),
+        18 => format!("ZREMRANGEBYSCORE {k} {lo} {hi}"),
+        19 => format!("ZREMRANGEBYLEX {{t}}zl {lex_lo} {lex_hi}"),
+        20 => format!("{} {k}", pick(rng, &["ZCARD", "ZPOPMIN", "ZPOPMAX"])),
+        21 => format!("ZCOUNT {k} {lo} {hi}"),
+        22 => format!("ZLEXCOUNT {{t}}zl {lex_lo} {lex_hi}"),
+        23 => format!("{} {k} {}", pick(rng, &["ZPOPMIN", "ZPOPMAX"]), pick(rng, &["0", "2", "-1", "10"])),
+        24 => format!(
+            "ZMPOP {} {k} {{t}}z2 {} {}",
+            pick(rng, &["2", "1", "0"]),
+            pick(rng, &["MIN", "MAX", "MID"]),
+            pick(rng, &["", "COUNT 2"])
+        ),
+        25 => format!("{} {k} {{t}}z2 0.01", pick(rng, &["BZPOPMIN", "BZPOPMAX"])),
+        26 => format!("ZRANDMEMBER {k} 100 {}", pick(rng, &["", "WITHSCORES", "BAD"])),
+        _ => format!("ZADD {k} INCR 1 a 2 b"),
+    };
+    line.split_whitespace().map(String::from).collect()
+}
+
 /// Replies that list hash fields or set members are compared as multisets.
 fn normalize(args: &[String], value: Value) -> Value {
-    let unordered = ["HGETALL", "SMEMBERS", "HKEYS", "HVALS"];
+    let unordered = ["HGETALL", "SMEMBERS", "HKEYS", "HVALS", "ZRANDMEMBER"];
+    let paired = args[0] == "HGETALL" || (args[0] == "ZRANDMEMBER" && args.len() == 4);
     match value {
         Value::Array(items) if unordered.contains(&args[0].as_str()) => {
-            let mut chunks: Vec<Vec<Value>> = if args[0] == "HGETALL" {
+            let nested = matches!(items.first(), Some(Value::Array(_)));
+            let mut chunks: Vec<Vec<Value>> = if paired && !nested {
                 items.chunks(2).map(|c| c.to_vec()).collect()
             } else {
                 items.into_iter().map(|v| vec![v]).collect()
@@ -123,19 +224,46 @@ fn same_float(a: &str, b: &str) -> bool {
 
 #[test]
 fn replies_match_redis_for_generated_sequences() {
+    compare_with_redis(command, SEQUENCES, COMMANDS_PER_SEQUENCE);
+}
+
+#[test]
+fn list_replies_match_redis() {
+    compare_with_redis(list_command, 8, 300);
+}
+
+#[test]
+fn sorted_set_replies_match_redis() {
+    compare_with_redis(zset_command, 8, 300);
+}
+
+/// RESP3 changes the shape of sorted-set replies (pairs, doubles, nulls).
+#[test]
+fn sorted_set_and_list_replies_match_redis_in_resp3() {
+    compare_over(zset_command, 4, 300, "?protocol=resp3");
+    compare_over(list_command, 4, 300, "?protocol=resp3");
+}
+
+fn compare_with_redis(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize) {
+    compare_over(generate, sequences, per_sequence, "");
+}
+
+fn compare_over(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize, query: &str) {
     let redis = common::start_redis(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let weir = common::start_weir(dir.path(), &[]);
-    let mut ours = weir.client();
-    let mut theirs = redis.client();
+    let connect =
+        |url: String| redis::Client::open(format!("{url}{query}")).expect("client").get_connection().expect("connect");
+    let mut ours = connect(weir.url());
+    let mut theirs = connect(redis.url());
     let mut compared = 0;
-    for seed in 0..SEQUENCES {
+    for seed in 0..sequences {
         let _: () = redis::cmd("FLUSHALL").query(&mut ours).expect("flush weir");
         let _: () = redis::cmd("FLUSHALL").query(&mut theirs).expect("flush redis");
         let mut rng = StdRng::seed_from_u64(seed);
         let mut history = Vec::new();
-        for _ in 0..COMMANDS_PER_SEQUENCE {
-            let args = command(&mut rng);
+        for _ in 0..per_sequence {
+            let args = generate(&mut rng);
             let (a, b) = (run(&mut ours, &args), run(&mut theirs, &args));
             history.push(args.join(" "));
             if args[0] == "INCRBYFLOAT" && same_float(&a, &b) {

@@ -60,6 +60,7 @@ const fn spec(
         summary,
         since: "1.0.0",
         handler: None,
+        movable: None,
     }
 }
 

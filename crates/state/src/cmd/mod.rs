@@ -2,8 +2,10 @@
 
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 use bytes::Bytes;
 use weir_protocol::Frame;
@@ -26,6 +28,12 @@ pub fn overflow() -> Frame {
 
 pub fn not_float() -> Frame {
     Frame::error("ERR value is not a valid float")
+}
+
+/// Redis's arity error, for arity rules the table cannot express.
+pub fn wrong_arity(name: &[u8]) -> Frame {
+    let name = String::from_utf8_lossy(name).to_lowercase();
+    Frame::error(format!("ERR wrong number of arguments for '{name}' command"))
 }
 
 pub fn is(arg: &[u8], word: &str) -> bool {
