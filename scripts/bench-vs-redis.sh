@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # weir (--fsync always) against redis-server with the AOF on (appendfsync
 # always, and everysec), same machine, same moment, same redis-benchmark
-# loads: INCR and SET, 50 clients, no pipeline and -P 16. Prints requests per
-# second, the ratios, and weir's average batch size.
+# loads, 50 clients, no pipeline and -P 16. Prints requests per second, the
+# ratios, and weir's average batch size.
+#
+# Loads: incr, set, lpush and rpop (redis-benchmark's own tests, one hot list
+# "mylist"), and zincrby (a leaderboard: ZINCRBY on one hot key, members
+# spread over KEYS). rpop runs on a list filled beforehand, so every RPOP
+# pops (a write), never an empty-list no-op.
 #
 #   scripts/bench-vs-redis.sh            # ROUNDS=3 REQUESTS=200000 KEYS=100000
+#   LOADS="lpush rpop zincrby" scripts/bench-vs-redis.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib-servers.sh
@@ -13,37 +19,56 @@ ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-200000}
 KEYS=${KEYS:-100000}
 CLIENTS=${CLIENTS:-50}
+LOADS=${LOADS:-incr set lpush rpop zincrby}
 WEIR=$(weir_bin)
 
 weir_port=$(start_weir weir --fsync always)
+# The opt-in relaxed mode: acknowledged after write(2), fsynced every
+# interval. Same risk as appendfsync everysec, so that is its peer.
+relaxed_port=$(start_weir weir-relaxed --fsync interval)
 always_port=$(start_redis redis-always --appendonly yes --appendfsync always)
 everysec_port=$(start_redis redis-everysec --appendonly yes --appendfsync everysec)
 
-# rps PORT TEST PIPELINE: one redis-benchmark run, requests per second.
+requests() { if [ "$1" -gt 1 ]; then echo $((REQUESTS * 4)); else echo "$REQUESTS"; fi; }
+
+# rps PORT LOAD PIPELINE: one redis-benchmark run, requests per second.
 rps() {
-  local n=$REQUESTS
-  [ "$3" -gt 1 ] && n=$((REQUESTS * 4))
-  redis-benchmark -p "$1" -t "$2" -n "$n" -r "$KEYS" -c "$CLIENTS" -P "$3" -q 2>/dev/null |
+  local n; n=$(requests "$3")
+  local load=(-t "$2")
+  [ "$2" = zincrby ] && load=(ZINCRBY leaderboard 1 'member:__rand_int__')
+  redis-benchmark -p "$1" -n "$n" -r "$KEYS" -c "$CLIENTS" -P "$3" -q "${load[@]}" 2>/dev/null |
     tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-12s %12s %14s %16s %12s %14s\n' load weir redis-always redis-everysec "vs always" "vs everysec"
-for test in incr set; do
+# fill_list PORT: enough elements in "mylist" for every rpop run to pop.
+fill_list() {
+  local need=$((ROUNDS * (REQUESTS + REQUESTS * 4)))
+  redis-benchmark -p "$1" -t lpush -n "$need" -c "$CLIENTS" -P 64 -q >/dev/null 2>&1
+}
+
+printf '%-12s %10s %13s %15s %10s %12s | %13s %12s\n' load weir redis-always redis-everysec "vs always" "vs everysec" \
+  weir-relaxed "vs everysec"
+for test in $LOADS; do
+  if [ "$test" = rpop ]; then
+    for port in "$weir_port" "$always_port" "$everysec_port" "$relaxed_port"; do fill_list "$port"; done
+  fi
   for pipeline in 1 16; do
-    w=(); a=(); e=()
+    w=(); a=(); e=(); r=()
     # Alternate the servers round by round so none gets a quieter moment.
     for _ in $(seq 1 "$ROUNDS"); do
       w+=("$(rps "$weir_port" "$test" "$pipeline")")
       a+=("$(rps "$always_port" "$test" "$pipeline")")
       e+=("$(rps "$everysec_port" "$test" "$pipeline")")
+      r+=("$(rps "$relaxed_port" "$test" "$pipeline")")
     done
     wm=$(printf '%s\n' "${w[@]}" | median)
     am=$(printf '%s\n' "${a[@]}" | median)
     em=$(printf '%s\n' "${e[@]}" | median)
-    printf '%-12s %12.0f %14.0f %16.0f %11.2fx %13.2fx\n' "$test -P $pipeline" "$wm" "$am" "$em" \
-      "$(echo "$wm / $am" | bc -l)" "$(echo "$wm / $em" | bc -l)"
+    rm=$(printf '%s\n' "${r[@]}" | median)
+    printf '%-12s %10.0f %13.0f %15.0f %9.2fx %11.2fx | %13.0f %11.2fx\n' "$test -P $pipeline" "$wm" "$am" "$em" \
+      "$(echo "$wm / $am" | bc -l)" "$(echo "$wm / $em" | bc -l)" "$rm" "$(echo "$rm / $em" | bc -l)"
   done
 done
 echo

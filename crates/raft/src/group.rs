@@ -53,6 +53,8 @@ pub struct Group {
     pub machine: SharedMachine,
     pub applied_index: Arc<AtomicU64>,
     pub snapshots_built: Arc<AtomicU64>,
+    /// Bytes of the latest snapshot.
+    pub snapshot_bytes: Arc<AtomicU64>,
     /// The last log index found at startup: the group is ready once it has
     /// applied this far (never serve a partial state).
     pub recovered_index: u64,
@@ -80,8 +82,8 @@ pub async fn start_group(
     let store = LogStore::new(partition, log, recovered);
     let recovered_index = store.last_index();
     let machine = StateMachineStore::open(SnapshotFile::new(&config.snapshot_dir, partition))?;
-    let (shared, applied_index, snapshots_built) =
-        (machine.machine(), machine.applied_index(), machine.snapshots_built());
+    let (shared, applied_index, snapshots_built, snapshot_bytes) =
+        (machine.machine(), machine.applied_index(), machine.snapshots_built(), machine.snapshot_bytes());
     let start_err = |reason: String| GroupError::Start { partition, reason };
     let raft = Raft::new(config.node_id, Arc::new(raft_config), NoTransport, store, machine)
         .await
@@ -90,7 +92,7 @@ pub async fn start_group(
         let members = BTreeMap::from([(config.node_id, BasicNode { addr: config.node_addr.clone() })]);
         raft.initialize(members).await.map_err(|e| start_err(e.to_string()))?;
     }
-    Ok(Group { partition, raft, machine: shared, applied_index, snapshots_built, recovered_index })
+    Ok(Group { partition, raft, machine: shared, applied_index, snapshots_built, snapshot_bytes, recovered_index })
 }
 
 impl Group {

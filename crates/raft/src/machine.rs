@@ -36,15 +36,21 @@ pub struct StateMachineStore {
     /// The applied log index, readable without the lock (metrics, readiness).
     applied_index: Arc<AtomicU64>,
     snapshots_built: Arc<AtomicU64>,
+    /// Size of the latest snapshot: the writer lets the log grow at least
+    /// this much before the next one, so snapshot cost stays proportional
+    /// to the bytes logged, however large the state.
+    snapshot_bytes: Arc<AtomicU64>,
 }
 
 impl StateMachineStore {
     /// Loads the partition's snapshot, if any (the log is replayed on top by
     /// openraft once the group starts).
     pub fn open(file: SnapshotFile) -> Result<StateMachineStore, crate::snapshot_file::SnapshotFileError> {
+        let mut snapshot_bytes = 0;
         let machine = match file.load()? {
             None => Machine { db: Db::new(), applied: None, membership: StoredMembership::default() },
             Some((meta, bytes)) => {
+                snapshot_bytes = bytes.len() as u64;
                 let db = Db::read_snapshot(&bytes).map_err(|e| crate::snapshot_file::SnapshotFileError::Corrupt {
                     path: file.path().to_path_buf(),
                     reason: e.to_string(),
@@ -59,6 +65,7 @@ impl StateMachineStore {
             file,
             applied_index: Arc::new(AtomicU64::new(applied)),
             snapshots_built: Arc::new(AtomicU64::new(0)),
+            snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
         })
     }
 
@@ -72,6 +79,10 @@ impl StateMachineStore {
 
     pub fn snapshots_built(&self) -> Arc<AtomicU64> {
         self.snapshots_built.clone()
+    }
+
+    pub fn snapshot_bytes(&self) -> Arc<AtomicU64> {
+        self.snapshot_bytes.clone()
     }
 
     fn apply_one(machine: &mut Machine, entry: Entry) -> Result<Response, StorageError> {
@@ -162,6 +173,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             let machine = lock(&self.machine);
             let mut bytes = Vec::new();
             machine.db.write_snapshot(&mut bytes);
+            self.snapshot_bytes.store(bytes.len() as u64, Ordering::Relaxed);
             let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;
             let snapshot_id = match machine.applied {
                 Some(id) => format!("{}-{}-{count}", id.leader_id.term, id.index),

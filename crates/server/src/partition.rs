@@ -38,7 +38,10 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Proposals queued per partition before callers wait (back-pressure).
 pub const QUEUE_DEPTH: usize = 16 * 1024;
 /// Log bytes a partition may accumulate in memory before it snapshots (and
-/// the log behind the snapshot is purged), whatever the entry count.
+/// the log behind the snapshot is purged), whatever the entry count; or the
+/// size of the last snapshot if larger, so a large state is not rewritten
+/// after every few MiB of writes (the in-memory log stays within the
+/// state's own size).
 pub const SNAPSHOT_AFTER_LOG_BYTES: usize = 4 << 20;
 /// Keys the active expirer removes per entry.
 const EXPIRE_BATCH: u32 = 500;
@@ -95,6 +98,7 @@ impl Partition {
             stats: stats.clone(),
         };
         let writer = Writer {
+            snapshot_bytes: group.snapshot_bytes,
             raft: partition.raft.clone(),
             machine: partition.machine.clone(),
             stats,
@@ -162,6 +166,7 @@ struct Writer {
     poison: Arc<dyn Fn() -> Option<String> + Send + Sync>,
     /// Bytes proposed since the last snapshot this writer asked for.
     log_bytes: usize,
+    snapshot_bytes: Arc<AtomicU64>,
     blocked: Registry,
     /// `blocked.len()` as last added to the node's `blocked_clients`.
     blocked_published: usize,
@@ -252,7 +257,8 @@ impl Writer {
                 Vec::new()
             }
         };
-        if self.log_bytes >= SNAPSHOT_AFTER_LOG_BYTES {
+        let last_snapshot = self.snapshot_bytes.load(Ordering::Relaxed) as usize;
+        if self.log_bytes >= SNAPSHOT_AFTER_LOG_BYTES.max(last_snapshot) {
             // Bounds the in-memory log by bytes; openraft's own policy
             // counts entries, which may be large.
             self.log_bytes = 0;
