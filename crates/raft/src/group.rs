@@ -33,6 +33,8 @@ pub struct GroupConfig {
     /// Entries kept behind a snapshot so lagging members can catch up from
     /// the log instead of a full snapshot.
     pub keep_behind_snapshot: u64,
+    /// Per-run limits of the partition's script interpreter.
+    pub script_limits: weir_script::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,8 @@ pub struct Group {
     pub snapshots_built: Arc<AtomicU64>,
     /// Bytes of the latest snapshot.
     pub snapshot_bytes: Arc<AtomicU64>,
+    /// The running script, if any (BUSY, SCRIPT KILL).
+    pub script_control: Arc<weir_script::Control>,
     /// The last log index found at startup: the group is ready once it has
     /// applied this far (never serve a partial state).
     pub recovered_index: u64,
@@ -81,7 +85,9 @@ pub async fn start_group(
 
     let store = LogStore::new(partition, log, recovered);
     let recovered_index = store.last_index();
-    let machine = StateMachineStore::open(SnapshotFile::new(&config.snapshot_dir, partition))?;
+    let scripts = weir_script::Engine::new(config.script_limits).map_err(|e| GroupError::Config(e.to_string()))?;
+    let script_control = scripts.control();
+    let machine = StateMachineStore::open(SnapshotFile::new(&config.snapshot_dir, partition), scripts)?;
     let (shared, applied_index, snapshots_built, snapshot_bytes) =
         (machine.machine(), machine.applied_index(), machine.snapshots_built(), machine.snapshot_bytes());
     let start_err = |reason: String| GroupError::Start { partition, reason };
@@ -92,7 +98,16 @@ pub async fn start_group(
         let members = BTreeMap::from([(config.node_id, BasicNode { addr: config.node_addr.clone() })]);
         raft.initialize(members).await.map_err(|e| start_err(e.to_string()))?;
     }
-    Ok(Group { partition, raft, machine: shared, applied_index, snapshots_built, snapshot_bytes, recovered_index })
+    Ok(Group {
+        partition,
+        raft,
+        machine: shared,
+        applied_index,
+        snapshots_built,
+        snapshot_bytes,
+        script_control,
+        recovered_index,
+    })
 }
 
 impl Group {

@@ -12,6 +12,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, Storag
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use weir_script::Engine;
 use weir_state::Db;
 
 /// A partition's applied state.
@@ -19,6 +20,9 @@ pub struct Machine {
     pub db: Db,
     pub applied: Option<LogId>,
     pub membership: StoredMembership,
+    /// The partition's script interpreter: scripts run as part of applying
+    /// their entry, on this partition's one writer.
+    pub scripts: Engine,
 }
 
 pub type SharedMachine = Arc<Mutex<Machine>>;
@@ -40,15 +44,20 @@ pub struct StateMachineStore {
     /// this much before the next one, so snapshot cost stays proportional
     /// to the bytes logged, however large the state.
     snapshot_bytes: Arc<AtomicU64>,
+    scripts: Arc<weir_script::Control>,
 }
 
 impl StateMachineStore {
     /// Loads the partition's snapshot, if any (the log is replayed on top by
     /// openraft once the group starts).
-    pub fn open(file: SnapshotFile) -> Result<StateMachineStore, crate::snapshot_file::SnapshotFileError> {
+    pub fn open(
+        file: SnapshotFile,
+        scripts: Engine,
+    ) -> Result<StateMachineStore, crate::snapshot_file::SnapshotFileError> {
         let mut snapshot_bytes = 0;
+        let control = scripts.control();
         let machine = match file.load()? {
-            None => Machine { db: Db::new(), applied: None, membership: StoredMembership::default() },
+            None => Machine { db: Db::new(), applied: None, membership: StoredMembership::default(), scripts },
             Some((meta, bytes)) => {
                 snapshot_bytes = bytes.len() as u64;
                 let db = Db::read_snapshot(&bytes).map_err(|e| crate::snapshot_file::SnapshotFileError::Corrupt {
@@ -56,7 +65,7 @@ impl StateMachineStore {
                     reason: e.to_string(),
                 })?;
                 tracing::info!(path = %file.path().display(), applied = ?meta.last_log_id, keys = db.len(), "loaded snapshot");
-                Machine { db, applied: meta.last_log_id, membership: meta.last_membership }
+                Machine { db, applied: meta.last_log_id, membership: meta.last_membership, scripts }
             }
         };
         let applied = machine.applied.map(|id| id.index).unwrap_or(0);
@@ -66,6 +75,7 @@ impl StateMachineStore {
             applied_index: Arc::new(AtomicU64::new(applied)),
             snapshots_built: Arc::new(AtomicU64::new(0)),
             snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
+            scripts: control,
         })
     }
 
@@ -90,7 +100,15 @@ impl StateMachineStore {
         let response = match entry.payload {
             EntryPayload::Blank => Response::default(),
             EntryPayload::Normal(request) => {
-                let replies = machine.db.apply_batch(&request.0).map_err(|e| StorageIOError::apply(log_id, &e))?;
+                let Machine { db, scripts, .. } = machine;
+                let batch = &request.0;
+                let slow = weir_state::batch::has_scripts(batch);
+                let mut apply = move || db.apply_batch_with(batch, Some(scripts));
+                // A script may run for seconds: hand this worker's other
+                // tasks to a fresh worker meanwhile, so other partitions
+                // keep serving.
+                let replies = if slow { in_place(apply) } else { apply() };
+                let replies = replies.map_err(|e| StorageIOError::apply(log_id, &e))?;
                 Response { replies, ready: machine.db.take_ready() }
             }
             EntryPayload::Membership(membership) => {
@@ -100,6 +118,17 @@ impl StateMachineStore {
         };
         machine.applied = Some(log_id);
         Ok(response)
+    }
+}
+
+/// Runs `f` with `block_in_place` where the runtime allows it.
+fn in_place<R>(f: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
     }
 }
 
@@ -116,13 +145,27 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let scripts = entries
+            .iter()
+            .any(|e| matches!(&e.payload, EntryPayload::Normal(r) if weir_state::batch::has_scripts(&r.0)));
+        self.scripts.set_pending(scripts);
         let mut machine = lock(&self.machine);
         let mut responses = Vec::new();
+        let mut result = Ok(());
         for entry in entries {
-            responses.push(Self::apply_one(&mut machine, entry)?);
+            match Self::apply_one(&mut machine, entry) {
+                Ok(response) => responses.push(response),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
         let applied = machine.applied.map(|id| id.index).unwrap_or(0);
         drop(machine);
+        self.scripts.set_pending(false);
+        result?;
         self.applied_index.store(applied, Ordering::Release);
         Ok(responses)
     }
@@ -140,7 +183,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let db = Db::read_snapshot(&bytes).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         self.save_file(meta.clone(), bytes).await?;
         let mut machine = lock(&self.machine);
-        *machine = Machine { db, applied: meta.last_log_id, membership: meta.last_membership.clone() };
+        machine.db = db;
+        machine.applied = meta.last_log_id;
+        machine.membership = meta.last_membership.clone();
         self.applied_index.store(meta.last_log_id.map(|id| id.index).unwrap_or(0), Ordering::Release);
         Ok(())
     }

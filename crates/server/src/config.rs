@@ -28,6 +28,9 @@ pub const DEFAULT_OUTPUT_STALL_SECS: u64 = 30;
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 10_000;
 pub const DEFAULT_FSYNC_INTERVAL_MS: u64 = 10;
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+/// Redis's `busy-reply-threshold` (`lua-time-limit`): after this long a
+/// script's partition answers BUSY and SCRIPT KILL may stop it.
+pub const DEFAULT_BUSY_SCRIPT_MS: u64 = 5_000;
 
 /// When an acknowledged write is on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -63,6 +66,8 @@ pub struct NodeConfig {
     pub output_stall: Duration,
     pub snapshot_every: u64,
     pub segment_bytes: u64,
+    pub busy_script: Duration,
+    pub script_limits: weir_script::Limits,
 }
 
 impl Default for NodeConfig {
@@ -86,6 +91,8 @@ impl Default for NodeConfig {
             output_stall: Duration::from_secs(DEFAULT_OUTPUT_STALL_SECS),
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
+            busy_script: Duration::from_millis(DEFAULT_BUSY_SCRIPT_MS),
+            script_limits: weir_script::Limits::default(),
         }
     }
 }

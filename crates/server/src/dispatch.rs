@@ -4,6 +4,7 @@
 //! Writes return a pending reply (the partition's writer answers once the
 //! batch is durable and applied); everything else answers at once.
 
+use crate::commands::scripting::EvalKind;
 use crate::commands::{self, transaction, Resolved, ServerCommand};
 use crate::node::Node;
 use crate::partition::Proposal;
@@ -69,6 +70,10 @@ impl Node {
             return (index, Reply::Now(transaction::queue(session, resolved, args)));
         }
         let reply = match resolved {
+            Resolved::Server(command, spec, _) if eval_kind(command).is_some() => {
+                let kind = eval_kind(command).expect("checked");
+                self.eval(session, spec, kind, args).await
+            }
             Resolved::Server(command, _, _) => Reply::Now(self.server_command(session, command, &args).await),
             Resolved::Data(spec, _) => self.data_command(spec, args).await,
         };
@@ -89,8 +94,11 @@ impl Node {
             Err(reply) => return Reply::Now(reply),
         };
         let partition = self.partition_for_slot(slot);
+        if let Err(busy) = partition.wait_for_script(self.config.busy_script).await {
+            return Reply::Now(busy);
+        }
         let proposal = match spec.access {
-            Access::Read => return Reply::Now(partition.read(&args)),
+            Access::Read => return Reply::Now(partition.read(&args, self.config.busy_script).await),
             Access::Write if spec.is_blocking() => blocking_proposal(spec, args),
             Access::Write => Proposal::Command(args),
         };
@@ -111,6 +119,10 @@ impl Node {
             C::Multi | C::Exec | C::Discard | C::Watch | C::Unwatch => {
                 transaction::run(self, session, command, args).await
             }
+            C::Script => self.script_command(args),
+            C::Eval | C::EvalSha | C::EvalRo | C::EvalShaRo => {
+                Frame::error("ERR internal: EVAL reached the wrong path")
+            }
         }
     }
 }
@@ -123,6 +135,17 @@ fn blocking_proposal(spec: &CommandSpec, args: Vec<Bytes>) -> Proposal {
     let deadline = (seconds > 0.0).then(|| tokio::time::Instant::now() + Duration::from_secs_f64(seconds));
     let keys = spec.key_indexes(&args).map(|i| args[i].clone()).collect();
     Proposal::Block { args, keys, deadline }
+}
+
+fn eval_kind(command: ServerCommand) -> Option<EvalKind> {
+    let (by_sha, read_only) = match command {
+        ServerCommand::Eval => (false, false),
+        ServerCommand::EvalSha => (true, false),
+        ServerCommand::EvalRo => (false, true),
+        ServerCommand::EvalShaRo => (true, true),
+        _ => return None,
+    };
+    Some(EvalKind { by_sha, read_only })
 }
 
 fn allowed_before_auth(resolved: Option<Resolved>) -> bool {

@@ -49,6 +49,8 @@ pub struct Node {
     pub run_id: String,
     pub resp_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// EVALSHA's SHA1 → script text.
+    pub scripts: crate::commands::scripting::ScriptCache,
     ready: AtomicBool,
     snapshots: Vec<Arc<AtomicU64>>,
     _data_dir: DataDir,
@@ -137,6 +139,7 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         snapshot_dir: data_dir.snapshot_dir(),
         snapshot_every: config.snapshot_every,
         keep_behind_snapshot: KEEP_BEHIND_SNAPSHOT,
+        script_limits: config.script_limits,
     };
     let poison_log = log.clone();
     let poison: Arc<dyn Fn() -> Option<String> + Send + Sync> = Arc::new(move || poison_log.poisoned());
@@ -157,6 +160,7 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         run_id: run_id(),
         resp_addr,
         http_addr,
+        scripts: Default::default(),
         ready: AtomicBool::new(true),
         snapshots,
         _data_dir: data_dir,

@@ -25,10 +25,14 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use weir_protocol::Frame;
-use weir_raft::machine::{lock, SharedMachine};
+use weir_raft::machine::{lock, Machine, SharedMachine};
 use weir_raft::{Raft, Request, Response};
-use weir_state::{BatchBuilder, ExecCtx, Mode};
+use weir_state::{BatchBuilder, ExecCtx, Mode, ScriptCall, ScriptHost};
 
+/// How long the writer waits for the snapshot that follows a killed script.
+const KILL_SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a command waiting on a running script looks again.
+const SCRIPT_POLL: Duration = Duration::from_millis(1);
 /// How often an idle writer forgets blocked clients that disconnected.
 const BLOCKED_SWEEP: Duration = Duration::from_secs(1);
 /// Items in one entry (bounds an entry's apply time and size).
@@ -64,6 +68,8 @@ pub enum Proposal {
     },
     ActiveExpire(u32),
     Flush,
+    /// EVAL: the script runs while its entry is applied.
+    Script(ScriptCall),
 }
 
 type Waiter = oneshot::Sender<Frame>;
@@ -78,6 +84,8 @@ pub struct Partition {
     queue: mpsc::Sender<(Proposal, Waiter)>,
     read_seed: Arc<AtomicU64>,
     stats: Arc<Stats>,
+    /// The partition's running script (BUSY, SCRIPT KILL).
+    pub scripts: Arc<weir_script::Control>,
 }
 
 impl Partition {
@@ -96,6 +104,7 @@ impl Partition {
             queue,
             read_seed: Arc::new(AtomicU64::new(u64::from(group.partition) << 32)),
             stats: stats.clone(),
+            scripts: group.script_control,
         };
         let writer = Writer {
             snapshot_bytes: group.snapshot_bytes,
@@ -128,10 +137,53 @@ impl Partition {
 
     /// Runs a read-only command on the applied state (linearizable on a
     /// cluster of one: only committed, durable writes are ever applied).
-    pub fn read(&self, args: &[Bytes]) -> Frame {
+    /// While a script holds the partition, it waits without blocking a
+    /// thread, and answers BUSY past the busy limit.
+    pub async fn read(&self, args: &[Bytes], busy_limit: Duration) -> Frame {
         let seed = self.read_seed.fetch_add(1, Ordering::Relaxed);
         let mut ctx = ExecCtx { now_ms: now_ms(), mode: Mode::Read, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
-        lock(&self.machine).db.execute(&mut ctx, args)
+        loop {
+            if self.scripts.active() {
+                if let Err(busy) = self.wait_for_script(busy_limit).await {
+                    return busy;
+                }
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let reply = match self.machine.try_lock() {
+                Ok(mut machine) => Some(machine.db.execute(&mut ctx, args)),
+                Err(std::sync::TryLockError::Poisoned(_)) => panic!("partition state lock poisoned"),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            match reply {
+                Some(reply) => return reply,
+                None => tokio::task::yield_now().await,
+            }
+        }
+    }
+
+    /// Runs a read-only script on the applied state.
+    pub fn read_script(&self, call: &ScriptCall) -> Frame {
+        let seed = self.read_seed.fetch_add(1, Ordering::Relaxed);
+        let mut ctx = ExecCtx { now_ms: now_ms(), mode: Mode::Read, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
+        let run = || {
+            let mut machine = lock(&self.machine);
+            let Machine { db, scripts, .. } = &mut *machine;
+            scripts.eval(db, &mut ctx, call)
+        };
+        tokio::task::block_in_place(run)
+    }
+
+    /// Waits while a script runs on this partition (its lock is held), and
+    /// answers BUSY once the script has run past `limit`.
+    pub async fn wait_for_script(&self, limit: Duration) -> Result<(), Frame> {
+        while self.scripts.active() {
+            if self.scripts.running_for_ms(now_ms()).is_some_and(|ran| ran >= limit.as_millis() as u64) {
+                return Err(Frame::error(crate::commands::scripting::BUSY));
+            }
+            tokio::time::sleep(SCRIPT_POLL).await;
+        }
+        Ok(())
     }
 
     async fn expire_loop(self) {
@@ -249,6 +301,9 @@ impl Writer {
         self.log_bytes += batch.len();
         let woken = match self.submit(batch).await {
             Ok(response) => {
+                if response.replies.iter().any(killed_script) {
+                    self.snapshot_past_kill().await;
+                }
                 self.deliver(pending, response.replies);
                 self.wake(response.ready)
             }
@@ -276,6 +331,21 @@ impl Writer {
             Ok(Ok(response)) => Ok(response.data),
             Ok(Err(e)) => Err(Frame::error(format!("TRYAGAIN {e}"))),
             Err(_) => Err(misconf(&(self.poison)().unwrap_or_else(|| "the partition's raft group stopped".into()))),
+        }
+    }
+
+    /// A killed script left no effects, but its entry is in the log: were it
+    /// replayed it would run again, perhaps to completion. So the entry goes
+    /// behind a snapshot before anyone hears that the script was killed.
+    async fn snapshot_past_kill(&mut self) {
+        let applied = lock(&self.machine).applied.map(|id| id.index);
+        self.log_bytes = 0;
+        let _ = self.raft.trigger().snapshot().await;
+        let covered = |m: &openraft::RaftMetrics<u64, openraft::BasicNode>| m.snapshot.map(|s| s.index) >= applied;
+        if let Err(e) =
+            self.raft.wait(Some(KILL_SNAPSHOT_TIMEOUT)).metrics(covered, "snapshot past a killed script").await
+        {
+            tracing::warn!(error = %e, "no snapshot after a killed script: a restart would run it again");
         }
     }
 
@@ -332,6 +402,10 @@ impl Writer {
     }
 }
 
+fn killed_script(reply: &Frame) -> bool {
+    matches!(reply, Frame::Error(text) if text.windows(weir_script::KILLED.len()).any(|w| w == weir_script::KILLED.as_bytes()))
+}
+
 /// Redis's word for "persistence failed, writes refused".
 fn misconf(reason: &str) -> Frame {
     Frame::error(format!("MISCONF Errors writing to the log, writes are refused: {reason}"))
@@ -347,6 +421,7 @@ fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter
         Proposal::Transaction { watches, commands } => builder.push_transaction(&watches, &commands),
         Proposal::ActiveExpire(max) => builder.push_active_expire(max),
         Proposal::Flush => builder.push_flush(),
+        Proposal::Script(call) => builder.push_script(&call),
     }
     pending.push(Pending::Reply(waiter));
 }

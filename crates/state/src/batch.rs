@@ -7,6 +7,8 @@
 //!   TRANSACTION: n u32, n × (key, version u64), m u32, m × command
 //!   EXPIRE:      max u32
 //!   FLUSH:       (nothing)
+//!   SCRIPT:      flags u8 (1 = read-only, 2 = RESP3 caller), body (len u32,
+//!                bytes), keys (a command), argv (a command)
 //! command: argc u32, argc × (len u32, bytes)
 //! ```
 //! Little-endian. Decoding is bounded by the buffer: a count never
@@ -18,15 +20,38 @@ use rand::SeedableRng;
 use weir_protocol::Frame;
 
 const VERSION: u8 = 1;
+/// The same format, for a batch that holds a script item (so the applier
+/// knows, without decoding, that the batch may run for a while).
+const VERSION_WITH_SCRIPTS: u8 = 2;
 const TAG_COMMAND: u8 = 1;
 const TAG_TRANSACTION: u8 = 2;
 const TAG_EXPIRE: u8 = 3;
 const TAG_FLUSH: u8 = 4;
+const TAG_SCRIPT: u8 = 5;
+const SCRIPT_READ_ONLY: u8 = 1;
+const SCRIPT_RESP3: u8 = 2;
 const HEADER_LEN: usize = 1 + 8 + 8 + 4;
 
 #[derive(Debug, thiserror::Error)]
 #[error("malformed batch: {0}")]
 pub struct BatchError(&'static str);
+
+/// One script invocation: what EVAL logs (the text, not just its SHA, so
+/// replay never depends on a script cache).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptCall {
+    pub body: Bytes,
+    pub keys: Vec<Bytes>,
+    pub args: Vec<Bytes>,
+    pub read_only: bool,
+    /// The caller speaks RESP3 (shapes how Lua booleans reply).
+    pub resp3: bool,
+}
+
+/// Runs scripts for `apply_batch_with`: the partition's interpreter.
+pub trait ScriptHost {
+    fn eval(&mut self, db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall) -> Frame;
+}
 
 pub struct BatchBuilder {
     buf: BytesMut,
@@ -78,6 +103,18 @@ impl BatchBuilder {
         self.items += 1;
     }
 
+    pub fn push_script(&mut self, call: &ScriptCall) {
+        self.buf[0] = VERSION_WITH_SCRIPTS;
+        self.buf.put_u8(TAG_SCRIPT);
+        let flags = if call.read_only { SCRIPT_READ_ONLY } else { 0 } | if call.resp3 { SCRIPT_RESP3 } else { 0 };
+        self.buf.put_u8(flags);
+        self.buf.put_u32_le(call.body.len() as u32);
+        self.buf.put_slice(&call.body);
+        self.command(&call.keys);
+        self.command(&call.args);
+        self.items += 1;
+    }
+
     pub fn push_flush(&mut self) {
         self.buf.put_u8(TAG_FLUSH);
         self.items += 1;
@@ -95,6 +132,11 @@ impl BatchBuilder {
         self.buf[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&self.items.to_le_bytes());
         self.buf.freeze()
     }
+}
+
+/// Whether a batch holds a script item.
+pub fn has_scripts(batch: &[u8]) -> bool {
+    batch.first() == Some(&VERSION_WITH_SCRIPTS)
 }
 
 struct Reader<'a> {
@@ -141,11 +183,32 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    fn script(&mut self) -> Result<ScriptCall, BatchError> {
+        let flags = self.u8()?;
+        let len = self.u32()? as usize;
+        let body = self.take(len)?;
+        let keys = self.command()?;
+        let args = self.command()?;
+        let (read_only, resp3) = (flags & SCRIPT_READ_ONLY != 0, flags & SCRIPT_RESP3 != 0);
+        Ok(ScriptCall { body, keys, args, read_only, resp3 })
+    }
+}
+
 impl Db {
-    /// Applies a batch: one reply per item, in order.
+    /// Applies a batch with no script interpreter: script items fail.
     pub fn apply_batch(&mut self, batch: &Bytes) -> Result<Vec<Frame>, BatchError> {
+        self.apply_batch_with(batch, None)
+    }
+
+    /// Applies a batch: one reply per item, in order.
+    pub fn apply_batch_with(
+        &mut self,
+        batch: &Bytes,
+        mut scripts: Option<&mut dyn ScriptHost>,
+    ) -> Result<Vec<Frame>, BatchError> {
         let mut r = Reader { data: batch, pos: 0 };
-        if r.u8()? != VERSION {
+        if !matches!(r.u8()?, VERSION | VERSION_WITH_SCRIPTS) {
             return Err(BatchError("unknown version"));
         }
         let now_ms = r.u64()?;
@@ -162,6 +225,13 @@ impl Db {
                 TAG_FLUSH => {
                     self.flush();
                     Frame::ok()
+                }
+                TAG_SCRIPT => {
+                    let call = r.script()?;
+                    match scripts.as_deref_mut() {
+                        Some(host) => host.eval(self, &mut ctx, &call),
+                        None => Frame::error("ERR scripting is not available here"),
+                    }
                 }
                 _ => return Err(BatchError("unknown item tag")),
             };

@@ -24,7 +24,7 @@ pub mod spec;
 pub mod value;
 pub mod zset;
 
-pub use batch::{BatchBuilder, BatchError};
+pub use batch::{BatchBuilder, BatchError, ScriptCall, ScriptHost};
 pub use db::{Db, ExecCtx, Mode};
 pub use glob::glob_match;
 pub use slot::{key_slot, SLOT_COUNT};

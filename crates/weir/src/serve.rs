@@ -89,6 +89,15 @@ pub struct ServeArgs {
     /// Roll the log to a new segment file after this many bytes [default: 67108864]
     #[arg(long, env = "WEIR_SEGMENT_BYTES")]
     pub segment_bytes: Option<u64>,
+    /// Milliseconds a script may run before its partition answers BUSY and SCRIPT KILL may stop it [default: 5000]
+    #[arg(long, env = "WEIR_BUSY_SCRIPT_MS")]
+    pub busy_script_ms: Option<u64>,
+    /// Lua VM instructions one script may run before it fails [default: 100000000000]
+    #[arg(long, env = "WEIR_SCRIPT_MAX_INSTRUCTIONS")]
+    pub script_max_instructions: Option<u64>,
+    /// Bytes one script may allocate [default: 67108864]
+    #[arg(long, env = "WEIR_SCRIPT_MAX_MEMORY")]
+    pub script_max_memory: Option<usize>,
 }
 
 impl ServeArgs {
@@ -132,6 +141,14 @@ fn merge(cli: ServeArgs, file: ServeArgs) -> NodeConfig {
         output_stall: Duration::from_secs(stall.max(1)),
         snapshot_every: cli.snapshot_every.or(file.snapshot_every).unwrap_or(d.snapshot_every),
         segment_bytes: cli.segment_bytes.or(file.segment_bytes).unwrap_or(d.segment_bytes),
+        busy_script: cli.busy_script_ms.or(file.busy_script_ms).map(Duration::from_millis).unwrap_or(d.busy_script),
+        script_limits: weir_script::Limits {
+            max_instructions: cli
+                .script_max_instructions
+                .or(file.script_max_instructions)
+                .unwrap_or(d.script_limits.max_instructions),
+            max_memory: cli.script_max_memory.or(file.script_max_memory).unwrap_or(d.script_limits.max_memory),
+        },
     }
 }
 

@@ -8,6 +8,7 @@ pub mod client;
 pub mod connection;
 pub mod introspection;
 pub mod keyspace;
+pub mod scripting;
 pub mod transaction;
 
 use weir_state::{Access, CommandSpec};
@@ -38,6 +39,11 @@ pub enum ServerCommand {
     Discard,
     Watch,
     Unwatch,
+    Eval,
+    EvalSha,
+    EvalRo,
+    EvalShaRo,
+    Script,
 }
 
 const fn spec(
@@ -71,7 +77,18 @@ const ADMIN: &[&str] = &["write"];
 const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow-busy"];
 
 /// Every node-level command with its metadata.
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 23] = [
+/// EVAL and friends: keys follow `numkeys` at index 2.
+const fn script_spec(name: &'static str, flags: &'static [&'static str], summary: &'static str) -> CommandSpec {
+    let mut spec = spec(name, -3, flags, NONE, "scripting", summary);
+    spec.movable = Some(weir_state::spec::numkeys_keys::<2, 0>);
+    spec
+}
+
+const SCRIPT_FLAGS: &[&str] =
+    &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
+const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
+
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 28] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -145,6 +162,24 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 23] = [
     (
         ServerCommand::Unwatch,
         spec("unwatch", 1, TX, NONE, "transactions", "Forgets about watched keys of a transaction."),
+    ),
+    (ServerCommand::Eval, script_spec("eval", SCRIPT_FLAGS, "Executes a server-side Lua script.")),
+    (ServerCommand::EvalSha, script_spec("evalsha", SCRIPT_FLAGS, "Executes a server-side Lua script by SHA1 digest.")),
+    (ServerCommand::EvalRo, script_spec("eval_ro", SCRIPT_RO_FLAGS, "Executes a read-only server-side Lua script.")),
+    (
+        ServerCommand::EvalShaRo,
+        script_spec("evalsha_ro", SCRIPT_RO_FLAGS, "Executes a read-only server-side Lua script by SHA1 digest."),
+    ),
+    (
+        ServerCommand::Script,
+        spec(
+            "script",
+            -2,
+            &["noscript", "allow-busy"],
+            NONE,
+            "scripting",
+            "A container for Lua scripts management commands.",
+        ),
     ),
 ];
 

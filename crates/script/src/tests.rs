@@ -1,0 +1,124 @@
+//! The interpreter against a real partition `Db`: conversions, redis.call
+//! errors and their positions, the sandbox, libraries, limits and kill.
+
+use super::*;
+use rand::SeedableRng;
+use weir_state::Mode;
+
+fn ctx() -> ExecCtx {
+    ExecCtx { now_ms: 1_700_000_000_123, mode: Mode::Apply, rng: rand::rngs::SmallRng::seed_from_u64(1) }
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::from(s.to_string())
+}
+
+fn call(body: &str, keys: &[&str], args: &[&str]) -> ScriptCall {
+    ScriptCall {
+        body: b(body),
+        keys: keys.iter().map(|k| b(k)).collect(),
+        args: args.iter().map(|a| b(a)).collect(),
+        read_only: false,
+        resp3: false,
+    }
+}
+
+fn eval(engine: &mut Engine, db: &mut Db, body: &str, keys: &[&str], args: &[&str]) -> Frame {
+    engine.eval(db, &mut ctx(), &call(body, keys, args))
+}
+
+#[test]
+fn conversions_follow_the_redis_documentation() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    assert_eq!(eval(&mut e, &mut db, "return 3.7", &[], &[]), Frame::Integer(3));
+    assert_eq!(eval(&mut e, &mut db, "return 'x'", &[], &[]), Frame::bulk("x"));
+    assert_eq!(eval(&mut e, &mut db, "return true", &[], &[]), Frame::Integer(1));
+    assert_eq!(eval(&mut e, &mut db, "return false", &[], &[]), Frame::Null);
+    assert_eq!(eval(&mut e, &mut db, "return nil", &[], &[]), Frame::Null);
+    assert_eq!(
+        eval(&mut e, &mut db, "return {1, 'a', {2}, nil, 5}", &[], &[]),
+        Frame::Array(vec![Frame::Integer(1), Frame::bulk("a"), Frame::Array(vec![Frame::Integer(2)])])
+    );
+    assert_eq!(eval(&mut e, &mut db, "return redis.status_reply('FINE')", &[], &[]), Frame::simple("FINE"));
+    assert_eq!(eval(&mut e, &mut db, "return redis.error_reply('MY bad')", &[], &[]), Frame::error("MY bad"));
+    assert_eq!(
+        eval(&mut e, &mut db, "return {KEYS[1], ARGV[2]}", &["k"], &["a", "b"]),
+        Frame::Array(vec![Frame::bulk("k"), Frame::bulk("b")])
+    );
+}
+
+#[test]
+fn redis_call_reaches_the_partition_and_errors_carry_the_line() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    assert_eq!(eval(&mut e, &mut db, "return redis.call('INCRBY', KEYS[1], 5)", &["n"], &[]), Frame::Integer(5));
+    assert_eq!(eval(&mut e, &mut db, "return redis.call('GET', KEYS[1])", &["n"], &[]), Frame::bulk("5"));
+    let sha = sha1_hex(b"\nreturn redis.call('HSET', KEYS[1], 'f', 'v')");
+    let reply = eval(&mut e, &mut db, "\nreturn redis.call('HSET', KEYS[1], 'f', 'v')", &["n"], &[]);
+    assert_eq!(
+        reply,
+        Frame::error(format!(
+            "WRONGTYPE Operation against a key holding the wrong kind of value script: {sha}, on @user_script:2."
+        ))
+    );
+    let reply = eval(&mut e, &mut db, "local r = redis.pcall('HSET', KEYS[1], 'f', 'v') return r.err", &["n"], &[]);
+    assert_eq!(reply, Frame::bulk("WRONGTYPE Operation against a key holding the wrong kind of value"));
+    let reply = eval(&mut e, &mut db, "return redis.call('GET', 'other')", &["n"], &[]);
+    assert!(
+        matches!(&reply, Frame::Error(m) if m.starts_with(b"ERR Script attempted to access key 'other'")),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn sandbox_and_libraries() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    let reply = eval(&mut e, &mut db, "x = 1", &[], &[]);
+    assert!(
+        matches!(&reply, Frame::Error(m) if m.starts_with(b"ERR user_script:1: Attempt to modify a readonly table")),
+        "{reply:?}"
+    );
+    let reply = eval(&mut e, &mut db, "return y", &[], &[]);
+    assert!(
+        matches!(&reply, Frame::Error(m) if m.starts_with(b"ERR user_script:1: Script attempted to access nonexistent global variable 'y'")),
+        "{reply:?}"
+    );
+    assert_eq!(eval(&mut e, &mut db, "return cjson.encode({a=1})", &[], &[]), Frame::bulk(r#"{"a":1}"#));
+    assert_eq!(eval(&mut e, &mut db, "return bit.band(7, 3)", &[], &[]), Frame::Integer(3));
+    assert_eq!(
+        eval(&mut e, &mut db, "return redis.sha1hex('')", &[], &[]),
+        Frame::bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    );
+    // math.random restarts from the same seed on every run.
+    let first = eval(&mut e, &mut db, "return tostring(math.random())", &[], &[]);
+    assert_eq!(eval(&mut e, &mut db, "return tostring(math.random())", &[], &[]), first);
+    let reply = eval(&mut e, &mut db, "return loadfile", &[], &[]);
+    assert!(reply.is_error(), "{reply:?}");
+}
+
+#[test]
+fn runaway_scripts_stop_deterministically() {
+    let limits = Limits { max_instructions: 1_000_000, max_memory: 1 << 20 };
+    let (mut e, mut db) = (Engine::new(limits).expect("engine"), Db::new());
+    let reply = eval(&mut e, &mut db, "while true do end", &[], &[]);
+    assert!(matches!(&reply, Frame::Error(m) if String::from_utf8_lossy(m).contains("instruction limit")), "{reply:?}");
+    let reply = eval(&mut e, &mut db, "local t = {} for i = 1, 10000000 do t[i] = i end return 1", &[], &[]);
+    assert!(reply.is_error(), "{reply:?}");
+    // The interpreter is still usable.
+    assert_eq!(eval(&mut e, &mut db, "return 1", &[], &[]), Frame::Integer(1));
+}
+
+#[test]
+fn kill_stops_a_script_that_has_not_written() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    let control = e.control();
+    assert_eq!(control.request_kill(), Kill::NotRunning);
+    let killer = std::thread::spawn(move || loop {
+        if control.running_for_ms(wall_ms()).is_some() {
+            return control.request_kill();
+        }
+        std::thread::yield_now();
+    });
+    let reply = eval(&mut e, &mut db, "while true do end", &[], &[]);
+    assert_eq!(killer.join().expect("killer"), Kill::Requested);
+    assert!(matches!(&reply, Frame::Error(m) if String::from_utf8_lossy(m).contains(KILLED)), "{reply:?}");
+}

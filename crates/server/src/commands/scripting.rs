@@ -1,0 +1,175 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT.
+//!
+//! The node keeps the script cache (SHA1 → text) for EVALSHA; what reaches
+//! a partition is always the full text, so a log entry never depends on the
+//! cache. Writing scripts are logged and run by the partition's writer
+//! while it applies them; read-only scripts run on the read path.
+
+use crate::dispatch::{command_slot, Reply};
+use crate::node::Node;
+use crate::partition::Proposal;
+use crate::session::Session;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use weir_protocol::{Frame, Version};
+use weir_script::{sha1_hex, Kill};
+use weir_state::{CommandSpec, ScriptCall};
+
+/// Scripts the cache holds at most (SCRIPT LOAD and EVAL add to it).
+pub const MAX_SCRIPTS: usize = 10_000;
+/// Total script text the cache holds at most.
+pub const MAX_SCRIPT_BYTES: usize = 64 << 20;
+
+pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can \
+                          either wait the script termination or kill the server in a hard way using the SHUTDOWN \
+                          NOSAVE command.";
+const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+
+/// SHA1 → script text, bounded.
+#[derive(Default)]
+pub struct ScriptCache {
+    inner: Mutex<(HashMap<String, Bytes>, usize)>,
+}
+
+impl ScriptCache {
+    fn get(&self, sha: &[u8]) -> Option<Bytes> {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.lock().0.get(&sha).cloned()
+    }
+
+    /// Adds a script and returns its SHA1, or an error when the cache is full.
+    fn insert(&self, body: &Bytes) -> Result<String, Frame> {
+        let sha = sha1_hex(body);
+        let mut inner = self.lock();
+        if inner.0.contains_key(&sha) {
+            return Ok(sha);
+        }
+        if inner.0.len() >= MAX_SCRIPTS || inner.1 + body.len() > MAX_SCRIPT_BYTES {
+            return Err(Frame::error(format!(
+                "ERR the script cache is full ({MAX_SCRIPTS} scripts or {MAX_SCRIPT_BYTES} bytes); SCRIPT FLUSH empties it"
+            )));
+        }
+        inner.1 += body.len();
+        inner.0.insert(sha.clone(), body.clone());
+        Ok(sha)
+    }
+
+    fn flush(&self) {
+        *self.lock() = (HashMap::new(), 0);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<String, Bytes>, usize)> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Which EVAL form.
+#[derive(Clone, Copy)]
+pub struct EvalKind {
+    pub by_sha: bool,
+    pub read_only: bool,
+}
+
+impl Node {
+    /// Runs EVAL and its variants.
+    pub async fn eval(&self, session: &Session, spec: &CommandSpec, kind: EvalKind, args: Vec<Bytes>) -> Reply {
+        match self.prepare_eval(session, spec, kind, &args) {
+            Err(reply) => Reply::Now(reply),
+            Ok((slot, call)) => {
+                let partition = self.partition_for_slot(slot);
+                if let Err(busy) = partition.wait_for_script(self.config.busy_script).await {
+                    return Reply::Now(busy);
+                }
+                if call.read_only {
+                    return Reply::Now(partition.read_script(&call));
+                }
+                Reply::Later(partition.propose(Proposal::Script(call)).await)
+            }
+        }
+    }
+
+    fn prepare_eval(
+        &self,
+        session: &Session,
+        spec: &CommandSpec,
+        kind: EvalKind,
+        args: &[Bytes],
+    ) -> Result<(u16, ScriptCall), Frame> {
+        let numkeys = weir_protocol::parse_int(&args[2])
+            .ok_or_else(|| Frame::error("ERR value is not an integer or out of range"))?;
+        if numkeys < 0 {
+            return Err(Frame::error("ERR Number of keys can't be negative"));
+        }
+        let numkeys = numkeys as usize;
+        if numkeys > args.len() - 3 {
+            return Err(Frame::error("ERR Number of keys can't be greater than number of args"));
+        }
+        let body = if kind.by_sha {
+            self.scripts.get(&args[1]).ok_or_else(|| Frame::error(NOSCRIPT))?
+        } else {
+            self.scripts.insert(&args[1])?;
+            args[1].clone()
+        };
+        let slot = command_slot(spec, args)?;
+        let call = ScriptCall {
+            body,
+            keys: args[3..3 + numkeys].to_vec(),
+            args: args[3 + numkeys..].to_vec(),
+            read_only: kind.read_only,
+            resp3: session.version == Version::Resp3,
+        };
+        Ok((slot, call))
+    }
+
+    /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.
+    pub fn script_command(&self, args: &[Bytes]) -> Frame {
+        let sub = args[1].to_ascii_lowercase();
+        match (sub.as_slice(), args.len()) {
+            (b"load", 3) => match self.scripts.insert(&args[2]) {
+                Ok(sha) => Frame::bulk(sha),
+                Err(reply) => reply,
+            },
+            (b"exists", n) if n >= 3 => Frame::Array(
+                args[2..].iter().map(|sha| Frame::Integer(i64::from(self.scripts.get(sha).is_some()))).collect(),
+            ),
+            (b"flush", 2) => {
+                self.scripts.flush();
+                Frame::ok()
+            }
+            (b"flush", 3) if matches!(args[2].to_ascii_lowercase().as_slice(), b"sync" | b"async") => {
+                self.scripts.flush();
+                Frame::ok()
+            }
+            (b"flush", 3) => Frame::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
+            (b"kill", 2) => self.kill_scripts(),
+            (b"help", 2) => Frame::Array(
+                [
+                    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "EXISTS <sha1> [<sha1> ...]",
+                    "FLUSH [ASYNC|SYNC]",
+                    "KILL",
+                    "LOAD <script>",
+                    "HELP",
+                ]
+                .iter()
+                .map(|line| Frame::Simple(Bytes::from_static(line.as_bytes())))
+                .collect(),
+            ),
+            _ => crate::commands::unknown_subcommand(&args[1], "script"),
+        }
+    }
+
+    fn kill_scripts(&self) -> Frame {
+        let outcomes: Vec<Kill> = self.partitions.iter().map(|p| p.scripts.request_kill()).collect();
+        if outcomes.contains(&Kill::Requested) {
+            Frame::ok()
+        } else if outcomes.contains(&Kill::Unkillable) {
+            Frame::error(UNKILLABLE)
+        } else {
+            Frame::error(NOTBUSY)
+        }
+    }
+}

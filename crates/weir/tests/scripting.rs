@@ -1,0 +1,155 @@
+//! EVAL end to end: replies compared live with redis-server (conversions,
+//! errors, nested tables, pcall), effects surviving kill -9, and the busy
+//! script limit: BUSY on the script's partition, other partitions serving,
+//! SCRIPT KILL.
+
+mod common;
+
+use redis::Value;
+use std::time::{Duration, Instant};
+
+/// (script, keys, args): every one runs on both servers, in order.
+const SCRIPTS: &[(&str, &[&str], &[&str])] = &[
+    ("return redis.call('SET', KEYS[1], ARGV[1])", &["{s}a"], &["10"]),
+    ("return redis.call('INCRBY', KEYS[1], ARGV[1])", &["{s}a"], &["5"]),
+    ("return redis.call('GET', KEYS[1])", &["{s}a"], &[]),
+    ("return redis.call('GET', KEYS[1])", &["{s}missing"], &[]),
+    ("return {1, 2.9, 'x', {true, false}, nil, 'after nil'}", &[], &[]),
+    ("return {redis.call('RPUSH', KEYS[1], 'a', 'b'), redis.call('LRANGE', KEYS[1], 0, -1)}", &["{s}l"], &[]),
+    ("return redis.call('ZADD', KEYS[1], 1.5, 'm', 2, 'n')", &["{s}z"], &[]),
+    ("return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')", &["{s}z"], &[]),
+    ("return redis.call('ZSCORE', KEYS[1], 'm')", &["{s}z"], &[]),
+    ("return redis.call('HSET', KEYS[1], 'f', 'v')", &["{s}a"], &[]),
+    ("return redis.pcall('HSET', KEYS[1], 'f', 'v')", &["{s}a"], &[]),
+    ("local r = redis.pcall('INCR', KEYS[1]) return {type(r), r.err}", &["{s}l"], &[]),
+    ("return redis.status_reply('DONE')", &[], &[]),
+    ("return redis.error_reply('MYERR custom failure')", &[], &[]),
+    ("return {err = 'plain failure'}", &[], &[]),
+    ("return {ok = 'fine'}", &[], &[]),
+    ("error('boom')", &[], &[]),
+    ("undefined_function()", &[], &[]),
+    ("x = 5", &[], &[]),
+    ("return redis.call('NOSUCH')", &[], &[]),
+    ("return redis.call()", &[], &[]),
+    ("return redis.call('GET', {})", &[], &[]),
+    ("return redis.call('INCR')", &[], &[]),
+    ("return redis.call('EVAL', 'return 1', 0)", &[], &[]),
+    ("return #KEYS + #ARGV * 10", &["{s}1", "{s}2"], &["a", "b", "c"]),
+    ("return cjson.encode({1, 2, {a = 'x/y'}})", &[], &[]),
+    ("return cjson.decode('[1,[2,\"three\"]]')[2][2]", &[], &[]),
+    ("return bit.tohex(bit.bxor(0xff, 0x0f))", &[], &[]),
+    ("return redis.sha1hex('abc')", &[], &[]),
+    ("return tostring(3) .. tostring(0.1) .. tostring(1e20)", &[], &[]),
+    ("return string.format('%d-%s', 42, 'x')", &[], &[]),
+    ("retur 1", &[], &[]),
+    ("redis.setresp(3) return redis.call('HGETALL', KEYS[1])", &["{s}h"], &[]),
+    ("redis.setresp(4)", &[], &[]),
+];
+
+fn eval(conn: &mut redis::Connection, script: &str, keys: &[&str], args: &[&str]) -> Value {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
+    match cmd.query::<Value>(conn) {
+        Ok(v) => v,
+        Err(e) => Value::SimpleString(format!("error: {e}")),
+    }
+}
+
+#[test]
+fn replies_match_redis_server() {
+    let redis = common::start_redis(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let (mut theirs, mut ours) = (redis.client(), node.client());
+    for (script, keys, args) in SCRIPTS {
+        let want = eval(&mut theirs, script, keys, args);
+        let got = eval(&mut ours, script, keys, args);
+        assert_eq!(got, want, "EVAL {script:?} {keys:?} {args:?}");
+    }
+}
+
+#[test]
+fn evalsha_script_load_exists_flush_and_crossslot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut conn = node.client();
+    let sha: String = redis::cmd("SCRIPT").arg("LOAD").arg("return ARGV[1]").query(&mut conn).expect("load");
+    let echoed: String = redis::cmd("EVALSHA").arg(&sha).arg(0).arg("hi").query(&mut conn).expect("evalsha");
+    assert_eq!(echoed, "hi");
+    let exists: Vec<i64> = redis::cmd("SCRIPT").arg("EXISTS").arg(&sha).arg("0000").query(&mut conn).expect("exists");
+    assert_eq!(exists, vec![1, 0]);
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).expect("flush");
+    let err = redis::cmd("EVALSHA").arg(&sha).arg(0).query::<Value>(&mut conn).unwrap_err();
+    assert_eq!(err.code(), Some("NOSCRIPT"));
+    let err = redis::cmd("EVAL").arg("return 1").arg(2).arg("a").arg("b").query::<Value>(&mut conn).unwrap_err();
+    assert_eq!(err.code(), Some("CROSSSLOT"));
+    let err = redis::cmd("EVAL_RO").arg("return redis.call('DEL', KEYS[1])").arg(1).arg("k").query::<Value>(&mut conn);
+    assert!(err.unwrap_err().to_string().contains("Write commands are not allowed from read-only scripts"));
+    let read: Option<String> =
+        redis::cmd("EVAL_RO").arg("return redis.call('GET', KEYS[1])").arg(1).arg("k").query(&mut conn).expect("ro");
+    assert_eq!(read, None);
+}
+
+#[test]
+fn script_effects_are_logged_and_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = common::start_weir(dir.path(), &[]);
+    let script = "redis.call('INCRBY', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) \
+                  return redis.call('TIME')[1] ~= nil";
+    let mut conn = node.client();
+    for i in 1..=50 {
+        let _: Value =
+            redis::cmd("EVAL").arg(script).arg(2).arg("{o}n").arg("{o}l").arg(i).query(&mut conn).expect("eval");
+    }
+    node.kill9();
+    node = node.restart();
+    let mut conn = node.client();
+    let total: i64 = redis::cmd("GET").arg("{o}n").query(&mut conn).expect("get");
+    assert_eq!(total, (1..=50).sum::<i64>());
+    let len: i64 = redis::cmd("LLEN").arg("{o}l").query(&mut conn).expect("llen");
+    assert_eq!(len, 50);
+}
+
+#[test]
+fn a_busy_script_blocks_only_its_partition_and_script_kill_stops_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = common::start_weir(dir.path(), &["--busy-script-ms", "300"]);
+    let url = node.url();
+    let looping = std::thread::spawn(move || {
+        let mut conn = redis::Client::open(url).expect("client").get_connection().expect("connect");
+        redis::cmd("EVAL").arg("while true do end").arg(1).arg("{busy}k").query::<Value>(&mut conn)
+    });
+    let mut conn = node.client();
+    // The same partition answers BUSY once the script passes the limit.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match redis::cmd("GET").arg("{busy}other").query::<Option<String>>(&mut conn) {
+            Err(e) if e.code() == Some("BUSY") => break,
+            _ if Instant::now() > deadline => panic!("never BUSY"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    // Another partition keeps serving reads and writes.
+    let other = (0..1000).map(|i| format!("free{i}")).find(|k| slot_partition(k) != slot_partition("{busy}k"));
+    let other = other.expect("a key on another partition");
+    let started = Instant::now();
+    for i in 0..100 {
+        let _: () = redis::cmd("SET").arg(&other).arg(i).query(&mut conn).expect("other partition writes");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "other partitions slowed to a crawl");
+    let _: () = redis::cmd("SCRIPT").arg("KILL").query(&mut conn).expect("kill");
+    let killed = looping.join().expect("eval thread");
+    let killed = killed.expect_err("the script was killed");
+    assert!(killed.to_string().contains("Script killed by user with SCRIPT KILL"), "{killed}");
+    let err = redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut conn).unwrap_err();
+    assert_eq!(err.code(), Some("NOTBUSY"));
+    // The killed script is behind a snapshot: a restart does not run it again.
+    node = node.restart();
+    let value: i64 = redis::cmd("GET").arg(&other).query(&mut node.client()).expect("get after restart");
+    assert_eq!(value, 99);
+}
+
+/// Which of the default 8 partitions a key's slot falls in.
+fn slot_partition(key: &str) -> usize {
+    usize::from(weir_state::key_slot(key.as_bytes())) * 8 / 16384
+}
