@@ -1,7 +1,7 @@
 //! Starting one partition's Raft group over the shared node log.
 
 use crate::log_store::LogStore;
-use crate::machine::{SharedMachine, StateMachineStore};
+use crate::machine::{KeyCounts, SharedMachine, StateMachineStore};
 use crate::network::NoTransport;
 use crate::snapshot_file::{SnapshotFile, SnapshotFileError};
 use crate::types::{NodeId, Raft};
@@ -54,6 +54,7 @@ pub struct Group {
     /// The applied state; the server reads through the same lock.
     pub machine: SharedMachine,
     pub applied_index: Arc<AtomicU64>,
+    pub key_counts: Arc<KeyCounts>,
     pub snapshots_built: Arc<AtomicU64>,
     /// Bytes of the latest snapshot.
     pub snapshot_bytes: Arc<AtomicU64>,
@@ -88,8 +89,8 @@ pub async fn start_group(
     let scripts = weir_script::Engine::new(config.script_limits).map_err(|e| GroupError::Config(e.to_string()))?;
     let script_control = scripts.control();
     let machine = StateMachineStore::open(SnapshotFile::new(&config.snapshot_dir, partition), scripts)?;
-    let (shared, applied_index, snapshots_built, snapshot_bytes) =
-        (machine.machine(), machine.applied_index(), machine.snapshots_built(), machine.snapshot_bytes());
+    let (shared, applied_index, key_counts) = (machine.machine(), machine.applied_index(), machine.key_counts());
+    let (snapshots_built, snapshot_bytes) = (machine.snapshots_built(), machine.snapshot_bytes());
     let start_err = |reason: String| GroupError::Start { partition, reason };
     let raft = Raft::new(config.node_id, Arc::new(raft_config), NoTransport, store, machine)
         .await
@@ -103,6 +104,7 @@ pub async fn start_group(
         raft,
         machine: shared,
         applied_index,
+        key_counts,
         snapshots_built,
         snapshot_bytes,
         script_control,

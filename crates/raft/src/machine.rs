@@ -27,6 +27,21 @@ pub struct Machine {
 
 pub type SharedMachine = Arc<Mutex<Machine>>;
 
+/// A partition's key counts as of its last apply, readable without the
+/// lock: INFO, DBSIZE and /metrics never wait on a running script.
+#[derive(Debug, Default)]
+pub struct KeyCounts {
+    pub keys: AtomicU64,
+    pub expires: AtomicU64,
+}
+
+impl KeyCounts {
+    fn publish(&self, db: &Db) {
+        self.keys.store(db.len() as u64, Ordering::Release);
+        self.expires.store(db.expires_len() as u64, Ordering::Release);
+    }
+}
+
 /// Locks a partition's machine. A poisoned lock means a panic mid-apply;
 /// serving from it could expose a partial state, so fail loudly.
 pub fn lock(machine: &SharedMachine) -> MutexGuard<'_, Machine> {
@@ -39,6 +54,7 @@ pub struct StateMachineStore {
     file: SnapshotFile,
     /// The applied log index, readable without the lock (metrics, readiness).
     applied_index: Arc<AtomicU64>,
+    key_counts: Arc<KeyCounts>,
     snapshots_built: Arc<AtomicU64>,
     /// Size of the latest snapshot: the writer lets the log grow at least
     /// this much before the next one, so snapshot cost stays proportional
@@ -69,10 +85,13 @@ impl StateMachineStore {
             }
         };
         let applied = machine.applied.map(|id| id.index).unwrap_or(0);
+        let key_counts = Arc::new(KeyCounts::default());
+        key_counts.publish(&machine.db);
         Ok(StateMachineStore {
             machine: Arc::new(Mutex::new(machine)),
             file,
             applied_index: Arc::new(AtomicU64::new(applied)),
+            key_counts,
             snapshots_built: Arc::new(AtomicU64::new(0)),
             snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
             scripts: control,
@@ -85,6 +104,10 @@ impl StateMachineStore {
 
     pub fn applied_index(&self) -> Arc<AtomicU64> {
         self.applied_index.clone()
+    }
+
+    pub fn key_counts(&self) -> Arc<KeyCounts> {
+        self.key_counts.clone()
     }
 
     pub fn snapshots_built(&self) -> Arc<AtomicU64> {
@@ -163,6 +186,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             }
         }
         let applied = machine.applied.map(|id| id.index).unwrap_or(0);
+        self.key_counts.publish(&machine.db);
         drop(machine);
         self.scripts.set_pending(false);
         result?;
@@ -183,6 +207,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let db = Db::read_snapshot(&bytes).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         self.save_file(meta.clone(), bytes).await?;
         let mut machine = lock(&self.machine);
+        self.key_counts.publish(&db);
         machine.db = db;
         machine.applied = meta.last_log_id;
         machine.membership = meta.last_membership.clone();

@@ -94,7 +94,7 @@ impl Node {
             Err(reply) => return Reply::Now(reply),
         };
         let partition = self.partition_for_slot(slot);
-        if let Err(busy) = partition.wait_for_script(self.config.busy_script).await {
+        if let Err(busy) = partition.wait_for_script(Some(self.config.busy_script)).await {
             return Reply::Now(busy);
         }
         let proposal = match spec.access {
@@ -137,7 +137,7 @@ fn blocking_proposal(spec: &CommandSpec, args: Vec<Bytes>) -> Proposal {
     Proposal::Block { args, keys, deadline }
 }
 
-fn eval_kind(command: ServerCommand) -> Option<EvalKind> {
+pub fn eval_kind(command: ServerCommand) -> Option<EvalKind> {
     let (by_sha, read_only) = match command {
         ServerCommand::Eval => (false, false),
         ServerCommand::EvalSha => (true, false),

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use weir_log::{FsyncMode, Log, LogConfig};
-use weir_raft::machine::lock;
 use weir_raft::GroupConfig;
 use weir_state::SLOT_COUNT;
 
@@ -72,8 +71,11 @@ impl Node {
     /// (keys, keys with a TTL) over all partitions.
     pub fn key_counts(&self) -> (usize, usize) {
         self.partitions.iter().fold((0, 0), |(keys, expires), p| {
-            let machine = lock(&p.machine);
-            (keys + machine.db.len(), expires + machine.db.expires_len())
+            let counts = &p.key_counts;
+            (
+                keys + counts.keys.load(Ordering::Acquire) as usize,
+                expires + counts.expires.load(Ordering::Acquire) as usize,
+            )
         })
     }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use weir_protocol::Frame;
-use weir_raft::machine::{lock, Machine, SharedMachine};
+use weir_raft::machine::{lock, KeyCounts, Machine, SharedMachine};
 use weir_raft::{Raft, Request, Response};
 use weir_state::{BatchBuilder, ExecCtx, Mode, ScriptCall, ScriptHost};
 
@@ -81,6 +81,7 @@ pub struct Partition {
     pub raft: Raft,
     pub machine: SharedMachine,
     pub applied_index: Arc<AtomicU64>,
+    pub key_counts: Arc<KeyCounts>,
     queue: mpsc::Sender<(Proposal, Waiter)>,
     read_seed: Arc<AtomicU64>,
     stats: Arc<Stats>,
@@ -101,6 +102,7 @@ impl Partition {
             raft: group.raft,
             machine: group.machine,
             applied_index: group.applied_index,
+            key_counts: group.key_counts,
             queue,
             read_seed: Arc::new(AtomicU64::new(u64::from(group.partition) << 32)),
             stats: stats.clone(),
@@ -137,28 +139,33 @@ impl Partition {
 
     /// Runs a read-only command on the applied state (linearizable on a
     /// cluster of one: only committed, durable writes are ever applied).
-    /// While a script holds the partition, it waits without blocking a
-    /// thread, and answers BUSY past the busy limit.
     pub async fn read(&self, args: &[Bytes], busy_limit: Duration) -> Frame {
         let seed = self.read_seed.fetch_add(1, Ordering::Relaxed);
         let mut ctx = ExecCtx { now_ms: now_ms(), mode: Mode::Read, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
+        self.with_state(Some(busy_limit), |machine| machine.db.execute(&mut ctx, args))
+            .await
+            .unwrap_or_else(|busy| busy)
+    }
+
+    /// Runs `f` on the applied state without ever blocking a runtime
+    /// thread on the partition's lock: while a script holds it, waits
+    /// asynchronously, answering BUSY once the script has run past `busy`
+    /// (`None`: wait it out). A worker blocked on the lock would strand the
+    /// tasks queued on it, other partitions' clients among them.
+    pub async fn with_state<R>(&self, busy: Option<Duration>, f: impl FnOnce(&mut Machine) -> R) -> Result<R, Frame> {
         loop {
             if self.scripts.active() {
-                if let Err(busy) = self.wait_for_script(busy_limit).await {
-                    return busy;
-                }
+                self.wait_for_script(busy).await?;
                 tokio::task::yield_now().await;
                 continue;
             }
-            let reply = match self.machine.try_lock() {
-                Ok(mut machine) => Some(machine.db.execute(&mut ctx, args)),
+            match self.machine.try_lock() {
+                Ok(mut machine) => return Ok(f(&mut machine)),
                 Err(std::sync::TryLockError::Poisoned(_)) => panic!("partition state lock poisoned"),
-                Err(std::sync::TryLockError::WouldBlock) => None,
-            };
-            match reply {
-                Some(reply) => return reply,
-                None => tokio::task::yield_now().await,
+                Err(std::sync::TryLockError::WouldBlock) => {}
             }
+            // Held by a short apply: look again on the next turn.
+            tokio::task::yield_now().await;
         }
     }
 
@@ -175,10 +182,11 @@ impl Partition {
     }
 
     /// Waits while a script runs on this partition (its lock is held), and
-    /// answers BUSY once the script has run past `limit`.
-    pub async fn wait_for_script(&self, limit: Duration) -> Result<(), Frame> {
+    /// answers BUSY once the script has run past `limit` (`None`: never).
+    pub async fn wait_for_script(&self, limit: Option<Duration>) -> Result<(), Frame> {
         while self.scripts.active() {
-            if self.scripts.running_for_ms(now_ms()).is_some_and(|ran| ran >= limit.as_millis() as u64) {
+            let ran = self.scripts.running_for_ms(now_ms());
+            if limit.zip(ran).is_some_and(|(limit, ran)| u128::from(ran) >= limit.as_millis()) {
                 return Err(Frame::error(crate::commands::scripting::BUSY));
             }
             tokio::time::sleep(SCRIPT_POLL).await;
@@ -191,7 +199,7 @@ impl Partition {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            while lock(&self.machine).db.expired_keys_pending(now_ms()) {
+            while self.with_state(None, |m| m.db.expired_keys_pending(now_ms())).await.unwrap_or(false) {
                 let Frame::Integer(removed) = self.write(Proposal::ActiveExpire(EXPIRE_BATCH)).await else { break };
                 self.stats.expired_keys.fetch_add(removed.max(0) as u64, Ordering::Relaxed);
                 // Fewer than a full batch removed: caught up until next tick.
@@ -402,8 +410,14 @@ impl Writer {
     }
 }
 
+/// Whether a reply (or, for a transaction, one of its replies) is a
+/// killed script's.
 fn killed_script(reply: &Frame) -> bool {
-    matches!(reply, Frame::Error(text) if text.windows(weir_script::KILLED.len()).any(|w| w == weir_script::KILLED.as_bytes()))
+    match reply {
+        Frame::Error(text) => text.windows(weir_script::KILLED.len()).any(|w| w == weir_script::KILLED.as_bytes()),
+        Frame::Array(replies) => replies.iter().any(killed_script),
+        _ => false,
+    }
 }
 
 /// Redis's word for "persistence failed, writes refused".

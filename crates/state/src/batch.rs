@@ -11,6 +11,9 @@
 //!                bytes), keys (a command), argv (a command)
 //! command: argc u32, argc × (len u32, bytes)
 //! ```
+//! A script queued in a transaction is one of its commands, spelled
+//! `[SCRIPT_IN_TRANSACTION, flags, body, numkeys, keys..., argv...]`; no
+//! client can send that name (it does not resolve), so it is unambiguous.
 //! Little-endian. Decoding is bounded by the buffer: a count never
 //! preallocates more than the bytes left could hold.
 
@@ -31,6 +34,8 @@ const TAG_SCRIPT: u8 = 5;
 const SCRIPT_READ_ONLY: u8 = 1;
 const SCRIPT_RESP3: u8 = 2;
 const HEADER_LEN: usize = 1 + 8 + 8 + 4;
+/// The command name a script takes inside a transaction item.
+pub const SCRIPT_IN_TRANSACTION: &[u8] = b"\0script";
 
 #[derive(Debug, thiserror::Error)]
 #[error("malformed batch: {0}")]
@@ -46,6 +51,42 @@ pub struct ScriptCall {
     pub read_only: bool,
     /// The caller speaks RESP3 (shapes how Lua booleans reply).
     pub resp3: bool,
+}
+
+impl ScriptCall {
+    fn flags(&self) -> u8 {
+        (if self.read_only { SCRIPT_READ_ONLY } else { 0 }) | if self.resp3 { SCRIPT_RESP3 } else { 0 }
+    }
+
+    /// This call as a transaction's command (see the module header).
+    pub fn to_command(&self) -> Vec<Bytes> {
+        let mut args = Vec::with_capacity(4 + self.keys.len() + self.args.len());
+        args.push(Bytes::from_static(SCRIPT_IN_TRANSACTION));
+        args.push(Bytes::copy_from_slice(&[self.flags()]));
+        args.push(self.body.clone());
+        args.push(Bytes::from(self.keys.len().to_string()));
+        args.extend(self.keys.iter().cloned());
+        args.extend(self.args.iter().cloned());
+        args
+    }
+
+    /// The call a transaction's command spells, if it is a script.
+    pub fn from_command(args: &[Bytes]) -> Option<Result<ScriptCall, BatchError>> {
+        if args.first().map(|a| a.as_ref()) != Some(SCRIPT_IN_TRANSACTION) {
+            return None;
+        }
+        let malformed = || BatchError("malformed script in a transaction");
+        let parse = || {
+            let [_, flags, body, numkeys, rest @ ..] = args else { return Err(malformed()) };
+            let flags = *flags.first().ok_or_else(malformed)?;
+            let numkeys: usize =
+                std::str::from_utf8(numkeys).ok().and_then(|n| n.parse().ok()).ok_or_else(malformed)?;
+            let (keys, argv) = rest.split_at_checked(numkeys).ok_or_else(malformed)?;
+            let (read_only, resp3) = (flags & SCRIPT_READ_ONLY != 0, flags & SCRIPT_RESP3 != 0);
+            Ok(ScriptCall { body: body.clone(), keys: keys.to_vec(), args: argv.to_vec(), read_only, resp3 })
+        };
+        Some(parse())
+    }
 }
 
 /// Runs scripts for `apply_batch_with`: the partition's interpreter.
@@ -83,6 +124,9 @@ impl BatchBuilder {
     }
 
     pub fn push_transaction(&mut self, watches: &[(Bytes, u64)], commands: &[Vec<Bytes>]) {
+        if commands.iter().any(|c| c.first().map(|a| a.as_ref()) == Some(SCRIPT_IN_TRANSACTION)) {
+            self.buf[0] = VERSION_WITH_SCRIPTS;
+        }
         self.buf.put_u8(TAG_TRANSACTION);
         self.buf.put_u32_le(watches.len() as u32);
         for (key, version) in watches {
@@ -106,8 +150,7 @@ impl BatchBuilder {
     pub fn push_script(&mut self, call: &ScriptCall) {
         self.buf[0] = VERSION_WITH_SCRIPTS;
         self.buf.put_u8(TAG_SCRIPT);
-        let flags = if call.read_only { SCRIPT_READ_ONLY } else { 0 } | if call.resp3 { SCRIPT_RESP3 } else { 0 };
-        self.buf.put_u8(flags);
+        self.buf.put_u8(call.flags());
         self.buf.put_u32_le(call.body.len() as u32);
         self.buf.put_slice(&call.body);
         self.command(&call.keys);
@@ -220,19 +263,13 @@ impl Db {
         for _ in 0..count {
             let reply = match r.u8()? {
                 TAG_COMMAND => self.execute(&mut ctx, &r.command()?),
-                TAG_TRANSACTION => self.apply_transaction(&mut ctx, &mut r)?,
+                TAG_TRANSACTION => self.apply_transaction(&mut ctx, &mut r, &mut scripts)?,
                 TAG_EXPIRE => Frame::Integer(self.active_expire(now_ms, r.u32()? as usize) as i64),
                 TAG_FLUSH => {
                     self.flush();
                     Frame::ok()
                 }
-                TAG_SCRIPT => {
-                    let call = r.script()?;
-                    match scripts.as_deref_mut() {
-                        Some(host) => host.eval(self, &mut ctx, &call),
-                        None => Frame::error("ERR scripting is not available here"),
-                    }
-                }
+                TAG_SCRIPT => self.run_script(&mut ctx, &r.script()?, &mut scripts),
                 _ => return Err(BatchError("unknown item tag")),
             };
             replies.push(reply);
@@ -240,7 +277,19 @@ impl Db {
         Ok(replies)
     }
 
-    fn apply_transaction(&mut self, ctx: &mut ExecCtx, r: &mut Reader<'_>) -> Result<Frame, BatchError> {
+    fn run_script(&mut self, ctx: &mut ExecCtx, call: &ScriptCall, host: &mut Option<&mut dyn ScriptHost>) -> Frame {
+        match host {
+            Some(host) => host.eval(self, ctx, call),
+            None => Frame::error("ERR scripting is not available here"),
+        }
+    }
+
+    fn apply_transaction(
+        &mut self,
+        ctx: &mut ExecCtx,
+        r: &mut Reader<'_>,
+        scripts: &mut Option<&mut dyn ScriptHost>,
+    ) -> Result<Frame, BatchError> {
         let watches = r.count(12)?;
         let mut intact = true;
         for _ in 0..watches {
@@ -253,12 +302,21 @@ impl Db {
         let commands = r.count(4)?;
         let mut parsed = Vec::with_capacity(commands);
         for _ in 0..commands {
-            parsed.push(r.command()?);
+            let args = r.command()?;
+            let script = ScriptCall::from_command(&args).transpose()?;
+            parsed.push((args, script));
         }
         if !intact {
             return Ok(Frame::NullArray);
         }
-        Ok(Frame::Array(parsed.iter().map(|args| self.execute(ctx, args)).collect()))
+        let mut replies = Vec::with_capacity(parsed.len());
+        for (args, script) in &parsed {
+            replies.push(match script {
+                Some(call) => self.run_script(ctx, call, scripts),
+                None => self.execute(ctx, args),
+            });
+        }
+        Ok(Frame::Array(replies))
     }
 }
 
@@ -296,6 +354,29 @@ mod tests {
         let mut b = BatchBuilder::new(2, 1);
         b.push_transaction(&[(Bytes::from_static(b"k"), version + 1)], &[args(&["INCR", "k"])]);
         assert_eq!(db.apply_batch(&b.finish()).expect("tx"), vec![Frame::NullArray]);
+    }
+
+    #[test]
+    fn a_script_round_trips_as_a_transaction_command() {
+        let call = ScriptCall {
+            body: Bytes::from_static(b"return 1"),
+            keys: args(&["k1", "k2"]),
+            args: args(&["a"]),
+            read_only: false,
+            resp3: true,
+        };
+        let command = call.to_command();
+        assert_eq!(ScriptCall::from_command(&command).expect("a script").expect("well formed"), call);
+        assert!(ScriptCall::from_command(&args(&["GET", "k"])).is_none());
+        let mut b = BatchBuilder::new(1, 1);
+        b.push_transaction(&[], &[args(&["SET", "k", "v"]), command]);
+        let batch = b.finish();
+        assert!(has_scripts(&batch));
+        let replies = Db::new().apply_batch(&batch).expect("applies");
+        let expected = Frame::Array(vec![Frame::ok(), Frame::error("ERR scripting is not available here")]);
+        assert_eq!(replies, vec![expected]);
+        let truncated = &call.to_command()[..4];
+        assert!(ScriptCall::from_command(&[truncated, &args(&["only-one-key"])].concat()).expect("script").is_err());
     }
 
     #[test]

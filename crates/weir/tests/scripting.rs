@@ -90,6 +90,56 @@ fn evalsha_script_load_exists_flush_and_crossslot() {
     assert_eq!(read, None);
 }
 
+/// MULTI … EVAL/EVALSHA … EXEC on both servers: queued replies, the
+/// EXEC array (a flushed EVALSHA fails inside it), and WATCH aborting.
+fn transaction_replies(conn: &mut redis::Connection) -> Vec<Value> {
+    let sha: String = redis::cmd("SCRIPT").arg("LOAD").arg("return 'loaded'").query(conn).expect("load");
+    let incr = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+    let mut out = Vec::new();
+    let mut run = |cmd: &mut redis::Cmd| {
+        out.push(cmd.query::<Value>(conn).unwrap_or_else(|e| Value::SimpleString(e.to_string())))
+    };
+    run(&mut redis::cmd("MULTI"));
+    run(redis::cmd("SET").arg("{t}n").arg(1));
+    run(redis::cmd("EVAL").arg(incr).arg(1).arg("{t}n").arg(41));
+    run(redis::cmd("EVAL").arg("return {1, 'two'}").arg(0));
+    run(redis::cmd("EVALSHA").arg(&sha).arg(0));
+    run(redis::cmd("EVAL").arg("return redis.call('GET', KEYS[1])").arg(1).arg("{t}n"));
+    run(&mut redis::cmd("EXEC"));
+    run(redis::cmd("SCRIPT").arg("FLUSH"));
+    run(&mut redis::cmd("MULTI"));
+    run(redis::cmd("EVALSHA").arg(&sha).arg(0));
+    run(redis::cmd("EVAL_RO").arg("return redis.call('SET', KEYS[1], 0)").arg(1).arg("{t}n"));
+    run(&mut redis::cmd("EXEC"));
+    run(redis::cmd("WATCH").arg("{t}n"));
+    run(redis::cmd("SET").arg("{t}n").arg(7));
+    run(&mut redis::cmd("MULTI"));
+    run(redis::cmd("EVAL").arg(incr).arg(1).arg("{t}n").arg(1));
+    run(&mut redis::cmd("EXEC"));
+    run(redis::cmd("GET").arg("{t}n"));
+    out
+}
+
+#[test]
+fn eval_inside_multi_matches_redis_server() {
+    let redis = common::start_redis(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let want = transaction_replies(&mut redis.client());
+    let got = transaction_replies(&mut node.client());
+    assert_eq!(got, want);
+    assert_eq!(
+        got[6],
+        Value::Array(vec![
+            Value::Okay,
+            Value::Int(42),
+            Value::Array(vec![Value::Int(1), Value::BulkString(b"two".to_vec())]),
+            Value::BulkString(b"loaded".to_vec()),
+            Value::BulkString(b"42".to_vec()),
+        ])
+    );
+}
+
 #[test]
 fn script_effects_are_logged_and_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -10,7 +10,6 @@ use crate::node::Node;
 use crate::partition::{now_ms, Proposal};
 use bytes::Bytes;
 use weir_protocol::Frame;
-use weir_raft::machine::lock;
 
 const PARTITION_SHIFT: u32 = 48;
 const LOCAL_MASK: u64 = (1 << PARTITION_SHIFT) - 1;
@@ -21,8 +20,8 @@ pub async fn run(node: &Node, command: ServerCommand, args: &[Bytes]) -> Frame {
     match command {
         ServerCommand::Dbsize => Frame::Integer(node.key_counts().0 as i64),
         ServerCommand::Flushdb | ServerCommand::Flushall => flush(node, &args[1..]).await,
-        ServerCommand::Scan => scan(node, &args[1..]),
-        ServerCommand::Keys => keys(node, &args[1]),
+        ServerCommand::Scan => scan(node, &args[1..]).await,
+        ServerCommand::Keys => keys(node, &args[1]).await,
         _ => wait(&args[1..]),
     }
 }
@@ -73,7 +72,7 @@ fn scan_options(args: &[Bytes]) -> Result<ScanOptions, Frame> {
     Ok(options)
 }
 
-fn scan(node: &Node, args: &[Bytes]) -> Frame {
+async fn scan(node: &Node, args: &[Bytes]) -> Frame {
     let Some(cursor) = std::str::from_utf8(&args[0]).ok().and_then(|s| s.parse::<u64>().ok()) else {
         return Frame::error("ERR invalid cursor");
     };
@@ -85,11 +84,15 @@ fn scan(node: &Node, args: &[Bytes]) -> Frame {
     let mut local = cursor & LOCAL_MASK;
     let mut keys = Vec::new();
     let now = now_ms();
+    let busy = Some(node.config.busy_script);
     while partition < node.partitions.len() && keys.len() < options.count {
-        let machine = lock(&node.partitions[partition].machine);
         let want = options.count - keys.len();
-        let (next, found) = machine.db.scan(now, local, options.pattern.as_deref(), want, options.type_name.as_deref());
-        drop(machine);
+        let (pattern, type_name) = (options.pattern.as_deref(), options.type_name.as_deref());
+        let scanned = node.partitions[partition].with_state(busy, |m| m.db.scan(now, local, pattern, want, type_name));
+        let (next, found) = match scanned.await {
+            Ok(scanned) => scanned,
+            Err(busy) => return busy,
+        };
         keys.extend(found);
         if next == 0 {
             partition += 1;
@@ -103,11 +106,15 @@ fn scan(node: &Node, args: &[Bytes]) -> Frame {
     Frame::Array(vec![Frame::bulk(next.to_string()), Frame::Array(keys.into_iter().map(Frame::Bulk).collect())])
 }
 
-fn keys(node: &Node, pattern: &[u8]) -> Frame {
+async fn keys(node: &Node, pattern: &[u8]) -> Frame {
     let now = now_ms();
+    let busy = Some(node.config.busy_script);
     let mut out = Vec::new();
     for partition in &node.partitions {
-        out.extend(lock(&partition.machine).db.keys(now, pattern).into_iter().map(Frame::Bulk));
+        match partition.with_state(busy, |m| m.db.keys(now, pattern)).await {
+            Ok(keys) => out.extend(keys.into_iter().map(Frame::Bulk)),
+            Err(busy) => return busy,
+        }
     }
     Frame::Array(out)
 }

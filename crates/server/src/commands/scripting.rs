@@ -80,7 +80,7 @@ impl Node {
             Err(reply) => Reply::Now(reply),
             Ok((slot, call)) => {
                 let partition = self.partition_for_slot(slot);
-                if let Err(busy) = partition.wait_for_script(self.config.busy_script).await {
+                if let Err(busy) = partition.wait_for_script(Some(self.config.busy_script)).await {
                     return Reply::Now(busy);
                 }
                 if call.read_only {
@@ -91,7 +91,7 @@ impl Node {
         }
     }
 
-    fn prepare_eval(
+    pub fn prepare_eval(
         &self,
         session: &Session,
         spec: &CommandSpec,

@@ -53,6 +53,16 @@ pub fn queue(session: &mut Session, resolved: Resolved, args: Vec<Bytes>) -> Fra
             Err(error) => return fail(multi, error),
         },
         Resolved::Server(command, _, _) if LOCAL_IN_MULTI.contains(&command) => None,
+        // A keyless script may run on whichever partition the rest uses.
+        Resolved::Server(command, spec, _) if crate::dispatch::eval_kind(command).is_some() => {
+            match spec.key_indexes(&args).next() {
+                None => None,
+                Some(_) => match command_slot(spec, &args) {
+                    Ok(slot) => Some(slot),
+                    Err(error) => return fail(multi, error),
+                },
+            }
+        }
         Resolved::Server(_, spec, _) => {
             return fail(multi, Frame::error(format!("ERR '{}' is not allowed inside a transaction", spec.name)))
         }
@@ -89,7 +99,7 @@ pub async fn run(node: &Node, session: &mut Session, command: ServerCommand, arg
                 Frame::ok()
             }
         },
-        ServerCommand::Watch => watch(node, session, &args[1..]),
+        ServerCommand::Watch => watch(node, session, &args[1..]).await,
         ServerCommand::Unwatch => {
             session.unwatch();
             Frame::ok()
@@ -99,7 +109,7 @@ pub async fn run(node: &Node, session: &mut Session, command: ServerCommand, arg
     }
 }
 
-fn watch(node: &Node, session: &mut Session, keys: &[Bytes]) -> Frame {
+async fn watch(node: &Node, session: &mut Session, keys: &[Bytes]) -> Frame {
     if session.multi.is_some() {
         return Frame::error("ERR WATCH inside MULTI is not allowed");
     }
@@ -108,9 +118,12 @@ fn watch(node: &Node, session: &mut Session, keys: &[Bytes]) -> Frame {
         return Frame::error(CROSSSLOT);
     }
     let partition = node.partition_for_slot(slot);
-    let machine = weir_raft::machine::lock(&partition.machine);
-    for key in keys {
-        session.watches.push((Bytes::copy_from_slice(key), machine.db.key_version(key)));
+    let versions = partition.with_state(Some(node.config.busy_script), |m| {
+        keys.iter().map(|key| (Bytes::copy_from_slice(key), m.db.key_version(key))).collect::<Vec<_>>()
+    });
+    match versions.await {
+        Ok(versions) => session.watches.extend(versions),
+        Err(busy) => return busy,
     }
     session.watch_slot = Some(slot);
     Frame::ok()
@@ -123,10 +136,18 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
     if multi.aborted {
         return Frame::error("EXECABORT Transaction discarded because of previous errors.");
     }
-    let is_data: Vec<bool> = multi.commands.iter().map(|args| is_data(args)).collect();
-    let (data, local): (Vec<_>, Vec<_>) = multi.commands.into_iter().zip(&is_data).partition(|(_, d)| **d);
-    let data: Vec<Vec<Bytes>> = data.into_iter().map(|(args, _)| args).collect();
-    let data_replies = match multi.slot.or(watch_slot) {
+    let mut is_data = Vec::with_capacity(multi.commands.len());
+    let (mut data, mut local) = (Vec::new(), Vec::new());
+    for args in multi.commands {
+        let queued = at_exec(node, session, args);
+        is_data.push(matches!(queued, Queued::Partition(_)));
+        match queued {
+            Queued::Partition(args) => data.push(args),
+            Queued::Local(reply) => local.push(reply),
+        }
+    }
+    let slot = multi.slot.or(watch_slot).or_else(|| (!data.is_empty()).then_some(0));
+    let data_replies = match slot {
         None => Vec::new(),
         Some(slot) => {
             let partition = node.partition_for_slot(slot);
@@ -136,12 +157,29 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
             }
         }
     };
-    let local: Vec<Frame> = local.iter().map(|(args, _)| super::connection::local_reply(node, args)).collect();
     splice(&is_data, data_replies, local)
 }
 
-fn is_data(args: &[Bytes]) -> bool {
-    matches!(args.first().and_then(|n| super::resolve(n)), Some(Resolved::Data(..)))
+/// A queued command as EXEC runs it: on the partition, or answered here.
+enum Queued {
+    Partition(Vec<Bytes>),
+    Local(Frame),
+}
+
+/// Keyless commands answer on the node; a script is resolved now (EVALSHA
+/// may find its script flushed, as in Redis) and logged with its text.
+fn at_exec(node: &Node, session: &Session, args: Vec<Bytes>) -> Queued {
+    match super::resolve(&args[0]) {
+        Some(Resolved::Data(..)) => Queued::Partition(args),
+        Some(Resolved::Server(command, spec, _)) => match crate::dispatch::eval_kind(command) {
+            Some(kind) => match node.prepare_eval(session, spec, kind, &args) {
+                Ok((_, call)) => Queued::Partition(call.to_command()),
+                Err(reply) => Queued::Local(reply),
+            },
+            None => Queued::Local(super::connection::local_reply(node, &args)),
+        },
+        None => Queued::Local(super::unknown_command(&args)),
+    }
 }
 
 /// Puts the partition's replies and the local commands' replies back in the
