@@ -37,11 +37,9 @@ pub enum FlashMode {
 /// Accounts per guild in `trades`, each starting with this balance.
 const ACCOUNTS_PER_GUILD: u64 = 10;
 const START_BALANCE: i64 = 1000;
-/// The flash-sale script: check the buyer, check the stock, take one unit.
-const FLASH_SCRIPT: &str = "if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'duplicate' end \
-local stock = tonumber(redis.call('GET', KEYS[1]) or '0') \
-if stock <= 0 then return 'sold_out' end \
-redis.call('DECR', KEYS[1]) redis.call('HSET', KEYS[2], ARGV[1], 1) return 'ok'";
+/// The flash-sale recipe (the README's): check the buyer's marker and the
+/// stock, mark the buyer (SET NX), DECRBY, RPUSH the order.
+const FLASH_SCRIPT: &str = include_str!("../../../examples/flash-sale/flash_sale.lua");
 
 /// What the clients were told, per scenario.
 #[derive(Default, Debug)]
@@ -163,10 +161,13 @@ impl Scenario {
             Kind::FlashSale => vec![vec![
                 b("EVAL"),
                 b(FLASH_SCRIPT),
-                b("2"),
+                b("3"),
                 b(self.sale_key("stock")),
+                b(self.sale_key(&format!("buyer:{k}"))),
                 b(self.sale_key("orders")),
-                b(format!("user:{k}")),
+                b(k.to_string()),
+                b("1"),
+                b(format!("req-{k}")),
             ]],
             Kind::Custom => vec![self
                 .template
@@ -272,31 +273,32 @@ impl Scenario {
     /// One WATCH/MULTI purchase attempt loop (the flash-sale fallback).
     /// Returns the request's outcome; retries are counted in the ledger.
     pub async fn watch_purchase(&self, client: &mut Client, user: u64) -> Result<Outcome, BenchError> {
-        let (stock, orders, user) = (b(self.sale_key("stock")), b(self.sale_key("orders")), b(format!("user:{user}")));
+        let (stock, orders) = (b(self.sale_key("stock")), b(self.sale_key("orders")));
+        let buyer = b(self.sale_key(&format!("buyer:{user}")));
         loop {
-            client.call(&[b("WATCH"), stock.clone(), orders.clone()]).await?;
-            let have = client.call(&[b("HEXISTS"), orders.clone(), user.clone()]).await?;
-            if have.as_int() == Some(1) {
+            client.call(&[b("WATCH"), stock.clone(), buyer.clone()]).await?;
+            if client.call(&[b("EXISTS"), buyer.clone()]).await?.as_int() == Some(1) {
                 client.call(&[b("UNWATCH")]).await?;
                 return Ok(self.settle(&[Reply::Status("duplicate".into())]));
             }
             let left = client.call(&[b("GET"), stock.clone()]).await?.as_int().unwrap_or(0);
-            if left <= 0 {
+            if left < 1 {
                 client.call(&[b("UNWATCH")]).await?;
                 return Ok(self.settle(&[Reply::Status("sold_out".into())]));
             }
             let mut pipeline = Vec::new();
             for args in [
                 vec![b("MULTI")],
-                vec![b("DECR"), stock.clone()],
-                vec![b("HSET"), orders.clone(), user.clone(), b("1")],
+                vec![b("DECRBY"), stock.clone(), b("1")],
+                vec![b("SET"), buyer.clone(), b(format!("req-{user}")), b("NX")],
+                vec![b("RPUSH"), orders.clone(), b(format!("{user}:1:req-{user}"))],
                 vec![b("EXEC")],
             ] {
                 crate::client::encode(&mut pipeline, &args);
             }
             client.send(&pipeline).await?;
             let mut replies = Vec::new();
-            for _ in 0..4 {
+            for _ in 0..5 {
                 replies.push(client.read_reply().await?);
             }
             match replies.last() {
@@ -367,7 +369,13 @@ async fn verify_flash(scenario: &Scenario, client: &mut Client) -> Result<String
     let l = &scenario.ledger;
     let io = |e: BenchError| e.to_string();
     let left = client.call(&[b("GET"), b(scenario.sale_key("stock"))]).await.map_err(io)?.as_int().unwrap_or(0);
-    let orders = client.call(&[b("HLEN"), b(scenario.sale_key("orders"))]).await.map_err(io)?.as_int().unwrap_or(0);
+    let listed = client.call(&[b("LRANGE"), b(scenario.sale_key("orders")), b("0"), b("-1")]).await.map_err(io)?;
+    let Reply::Array(Some(listed)) = listed else { return Err(format!("LRANGE answered {listed:?}")) };
+    let mut buyers: Vec<String> =
+        listed.iter().filter_map(|o| Some(o.as_text()?.split(':').next()?.to_string())).collect();
+    let orders = buyers.len() as i64;
+    buyers.sort_unstable();
+    buyers.dedup();
     let bought = l.bought.load(Relaxed) as i64;
     let sold = scenario.stock as i64 - left;
     if left < 0 || l.negative_stock_seen.load(Relaxed) > 0 {
@@ -376,8 +384,11 @@ async fn verify_flash(scenario: &Scenario, client: &mut Client) -> Result<String
     if orders != sold {
         return Err(format!("{orders} orders but {sold} units sold"));
     }
+    if buyers.len() as i64 != orders {
+        return Err(format!("{orders} orders from {} distinct buyers: a buyer bought twice", buyers.len()));
+    }
     if bought != orders {
-        return Err(format!("{bought} buyers were told ok but {orders} distinct buyers have an order (a buyer bought twice, or an ok was lost)"));
+        return Err(format!("{bought} buyers were told ok but there are {orders} orders (an ok was lost)"));
     }
     Ok(format!(
         "{orders} orders = {} stock - {left} left; no buyer twice; {} sold out, {} duplicate attempts",

@@ -32,6 +32,9 @@ pub fn needs_barrier(session: &Session, resolved: Option<Resolved>) -> bool {
         Some(Resolved::Data(spec, _)) => session.multi.is_none() && spec.access == Access::Read,
         Some(Resolved::Server(command, _, _)) => match command {
             ServerCommand::Exec | ServerCommand::Discard | ServerCommand::Multi => false,
+            // A writing script queues on its partition behind this
+            // connection's earlier writes there, like any write: no wait.
+            _ if eval_kind(command).is_some_and(|kind| !kind.read_only) => false,
             _ => session.multi.is_none(),
         },
         None => false,
@@ -94,7 +97,7 @@ impl Node {
             Err(reply) => return Reply::Now(reply),
         };
         let partition = self.partition_for_slot(slot);
-        if let Err(busy) = partition.wait_for_script(Some(self.config.busy_script)).await {
+        if let Err(busy) = partition.check_busy(self.config.busy_script) {
             return Reply::Now(busy);
         }
         let proposal = match spec.access {

@@ -151,7 +151,7 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         let group = weir_raft::start_group(index as u32, &group_config, log.clone(), recovered).await?;
         group.wait_ready(group_config.node_id, RECOVERY_TIMEOUT).await?;
         snapshots.push(group.snapshots_built.clone());
-        handles.push(Partition::start(group, stats.clone(), poison.clone()));
+        handles.push(Partition::start(group, stats.clone(), poison.clone(), config.busy_script));
     }
     let node = Node {
         config,

@@ -73,6 +73,7 @@ pub enum Proposal {
 }
 
 type Waiter = oneshot::Sender<Frame>;
+type Queue = mpsc::Receiver<(Proposal, Waiter)>;
 
 /// A handle to one partition: cheap to clone.
 #[derive(Clone)]
@@ -95,6 +96,7 @@ impl Partition {
         group: weir_raft::Group,
         stats: Arc<Stats>,
         poison: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+        busy_limit: Duration,
     ) -> Partition {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let partition = Partition {
@@ -117,6 +119,8 @@ impl Partition {
             log_bytes: 0,
             blocked: Registry::default(),
             blocked_published: 0,
+            scripts: partition.scripts.clone(),
+            busy_limit,
         };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());
@@ -169,24 +173,33 @@ impl Partition {
         }
     }
 
-    /// Runs a read-only script on the applied state.
-    pub fn read_script(&self, call: &ScriptCall) -> Frame {
+    /// Runs a read-only script on the applied state (under
+    /// `block_in_place`: it may run long, and holds the partition's lock).
+    pub async fn read_script(&self, call: &ScriptCall, busy_limit: Duration) -> Frame {
         let seed = self.read_seed.fetch_add(1, Ordering::Relaxed);
         let mut ctx = ExecCtx { now_ms: now_ms(), mode: Mode::Read, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
-        let run = || {
-            let mut machine = lock(&self.machine);
-            let Machine { db, scripts, .. } = &mut *machine;
-            scripts.eval(db, &mut ctx, call)
+        let run = |machine: &mut Machine| {
+            let Machine { db, scripts, .. } = machine;
+            tokio::task::block_in_place(|| scripts.eval(db, &mut ctx, call))
         };
-        tokio::task::block_in_place(run)
+        self.with_state(Some(busy_limit), run).await.unwrap_or_else(|busy| busy)
+    }
+
+    /// BUSY if a script has held this partition past `limit`; it never
+    /// waits. A write queued behind a shorter script simply joins the next
+    /// batch (waiting here would serialize a stream of scripts).
+    pub fn check_busy(&self, limit: Duration) -> Result<(), Frame> {
+        match busy_past(&self.scripts, limit) {
+            true => Err(Frame::error(crate::commands::scripting::BUSY)),
+            false => Ok(()),
+        }
     }
 
     /// Waits while a script runs on this partition (its lock is held), and
     /// answers BUSY once the script has run past `limit` (`None`: never).
     pub async fn wait_for_script(&self, limit: Option<Duration>) -> Result<(), Frame> {
         while self.scripts.active() {
-            let ran = self.scripts.running_for_ms(now_ms());
-            if limit.zip(ran).is_some_and(|(limit, ran)| u128::from(ran) >= limit.as_millis()) {
+            if limit.is_some_and(|limit| busy_past(&self.scripts, limit)) {
                 return Err(Frame::error(crate::commands::scripting::BUSY));
             }
             tokio::time::sleep(SCRIPT_POLL).await;
@@ -214,6 +227,11 @@ impl Partition {
     }
 }
 
+/// Whether the partition's running script has run for `limit` or more.
+fn busy_past(scripts: &weir_script::Control, limit: Duration) -> bool {
+    scripts.running_for_ms(now_ms()).is_some_and(|ran| u128::from(ran) >= limit.as_millis())
+}
+
 /// Wall-clock milliseconds since the epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
@@ -230,6 +248,9 @@ struct Writer {
     blocked: Registry,
     /// `blocked.len()` as last added to the node's `blocked_clients`.
     blocked_published: usize,
+    /// The running script: past `busy_limit`, queued proposals get BUSY.
+    scripts: Arc<weir_script::Control>,
+    busy_limit: Duration,
 }
 
 /// A caller waiting on a batch item.
@@ -248,7 +269,7 @@ enum Wake {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<(Proposal, Waiter)>) {
+    async fn run(mut self, mut rx: Queue) {
         let mut rng = rand::rngs::SmallRng::from_entropy();
         let mut last_now = 0u64;
         let mut retries: Vec<Blocked> = Vec::new();
@@ -283,13 +304,13 @@ impl Writer {
                 }
             }
             if !pending.is_empty() {
-                retries = self.commit(builder.finish(), pending).await;
+                retries = self.commit(builder.finish(), pending, &mut rx).await;
             }
             self.publish_blocked();
         }
     }
 
-    async fn next_wake(&self, rx: &mut mpsc::Receiver<(Proposal, Waiter)>) -> Wake {
+    async fn next_wake(&self, rx: &mut Queue) -> Wake {
         let sweep = (!self.blocked.is_empty()).then(|| Instant::now() + BLOCKED_SWEEP);
         let wake_at = match (self.blocked.next_deadline(), sweep) {
             (Some(deadline), Some(sweep)) => Some(deadline.min(sweep)),
@@ -303,11 +324,11 @@ impl Writer {
 
     /// Logs one batch, answers its callers, and returns the blocked clients
     /// to run again because the batch pushed to a key they wait on.
-    async fn commit(&mut self, batch: Bytes, pending: Vec<Pending>) -> Vec<Blocked> {
+    async fn commit(&mut self, batch: Bytes, pending: Vec<Pending>, rx: &mut Queue) -> Vec<Blocked> {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.batch_items.observe(pending.len() as f64);
         self.log_bytes += batch.len();
-        let woken = match self.submit(batch).await {
+        let woken = match self.submit_watching(batch, rx).await {
             Ok(response) => {
                 if response.replies.iter().any(killed_script) {
                     self.snapshot_past_kill().await;
@@ -328,6 +349,32 @@ impl Writer {
             let _ = self.raft.trigger().snapshot().await;
         }
         woken
+    }
+
+    /// Submits a batch; if it holds a script, watches the busy limit
+    /// meanwhile.
+    async fn submit_watching(&self, batch: Bytes, rx: &mut Queue) -> Result<Response, Frame> {
+        let scripted = weir_state::batch::has_scripts(&batch);
+        let submitted = self.submit(batch);
+        tokio::pin!(submitted);
+        loop {
+            tokio::select! {
+                done = &mut submitted => return done,
+                _ = tokio::time::sleep(SCRIPT_POLL), if scripted => self.refuse_while_busy(rx),
+            }
+        }
+    }
+
+    /// While this batch's script runs past the busy limit, what queues up
+    /// behind it is answered BUSY, as Redis answers commands that arrive
+    /// during a long script.
+    fn refuse_while_busy(&self, rx: &mut Queue) {
+        if !busy_past(&self.scripts, self.busy_limit) {
+            return;
+        }
+        while let Ok((_, waiter)) = rx.try_recv() {
+            let _ = waiter.send(Frame::error(crate::commands::scripting::BUSY));
+        }
     }
 
     async fn submit(&self, batch: Bytes) -> Result<Response, Frame> {

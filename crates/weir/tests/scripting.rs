@@ -140,6 +140,30 @@ fn eval_inside_multi_matches_redis_server() {
     );
 }
 
+/// `weir_batches_total`-style counter from /metrics.
+fn metric(node: &common::WeirNode, name: &str) -> f64 {
+    let (_, body) = common::http(node.http, "GET", "/metrics", &[], "");
+    let line = body.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' ')).expect(name);
+    line[name.len()..].trim().parse().expect("a number")
+}
+
+#[test]
+fn pipelined_scripts_share_batches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut conn = node.client();
+    let before = metric(&node, "weir_batch_items_count");
+    let mut pipe = redis::pipe();
+    for _ in 0..256 {
+        pipe.cmd("EVAL").arg("return redis.call('INCR', KEYS[1])").arg(1).arg("{p}n");
+    }
+    let replies: Vec<i64> = pipe.query(&mut conn).expect("pipeline");
+    assert_eq!(replies, (1..=256).collect::<Vec<_>>(), "in order, each after the one before");
+    let batches = metric(&node, "weir_batch_items_count") - before;
+    // Each script waiting for the one before it would take 256 batches.
+    assert!(batches < 128.0, "256 pipelined scripts took {batches} batches");
+}
+
 #[test]
 fn script_effects_are_logged_and_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -170,6 +194,15 @@ fn a_busy_script_blocks_only_its_partition_and_script_kill_stops_it() {
         redis::cmd("EVAL").arg("while true do end").arg(1).arg("{busy}k").query::<Value>(&mut conn)
     });
     let mut conn = node.client();
+    // A write sent while the script runs, before the limit, queues behind
+    // it, and is answered BUSY once the limit passes (not after the kill).
+    std::thread::sleep(Duration::from_millis(100));
+    let (queued_tx, queued) = std::sync::mpsc::channel();
+    let queued_url = node.url();
+    std::thread::spawn(move || {
+        let mut conn = redis::Client::open(queued_url).expect("client").get_connection().expect("connect");
+        let _ = queued_tx.send(redis::cmd("SET").arg("{busy}queued").arg(1).query::<()>(&mut conn));
+    });
     // The same partition answers BUSY once the script passes the limit.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -179,6 +212,13 @@ fn a_busy_script_blocks_only_its_partition_and_script_kill_stops_it() {
             _ => std::thread::sleep(Duration::from_millis(20)),
         }
     }
+    let queued = queued.recv_timeout(Duration::from_secs(10)).expect("the queued write is answered");
+    assert_eq!(queued.unwrap_err().code(), Some("BUSY"));
+    // Writes and scripts on that partition are refused too, not queued.
+    let err = redis::cmd("SET").arg("{busy}other").arg(1).query::<()>(&mut conn).unwrap_err();
+    assert_eq!(err.code(), Some("BUSY"));
+    let err = redis::cmd("EVAL").arg("return 1").arg(1).arg("{busy}x").query::<Value>(&mut conn).unwrap_err();
+    assert_eq!(err.code(), Some("BUSY"));
     // Another partition keeps serving reads and writes.
     let other = (0..1000).map(|i| format!("free{i}")).find(|k| slot_partition(k) != slot_partition("{busy}k"));
     let other = other.expect("a key on another partition");

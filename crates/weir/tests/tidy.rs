@@ -24,10 +24,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every workspace crate: the layers under `crates/`, and `examples`.
 fn crates() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> =
         fs::read_dir(workspace().join("crates")).expect("crates").map(|e| e.expect("entry").path()).collect();
     dirs.sort();
+    dirs.push(workspace().join("examples"));
     dirs
 }
 
@@ -76,7 +78,7 @@ fn every_crate_and_module_is_documented() {
 fn architecture_names_every_crate() {
     let map = fs::read_to_string(workspace().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
     for krate in crates() {
-        let name = krate.file_name().and_then(|n| n.to_str()).expect("name");
-        assert!(map.contains(&format!("crates/{name}")), "ARCHITECTURE.md does not map crates/{name}");
+        let path = krate.strip_prefix(workspace()).expect("in the workspace").display().to_string();
+        assert!(map.contains(&format!("`{path}`")), "ARCHITECTURE.md does not map {path}");
     }
 }

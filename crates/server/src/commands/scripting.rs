@@ -80,11 +80,11 @@ impl Node {
             Err(reply) => Reply::Now(reply),
             Ok((slot, call)) => {
                 let partition = self.partition_for_slot(slot);
-                if let Err(busy) = partition.wait_for_script(Some(self.config.busy_script)).await {
+                if let Err(busy) = partition.check_busy(self.config.busy_script) {
                     return Reply::Now(busy);
                 }
                 if call.read_only {
-                    return Reply::Now(partition.read_script(&call));
+                    return Reply::Now(partition.read_script(&call, self.config.busy_script).await);
                 }
                 Reply::Later(partition.propose(Proposal::Script(call)).await)
             }
