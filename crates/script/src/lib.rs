@@ -125,6 +125,9 @@ pub struct Engine {
     /// script's RESP choice.
     holder: Table,
     compiled: HashMap<String, mlua::Function>,
+    /// The last body run and its SHA1: a stream of one script (a flash
+    /// sale) hashes its text once, not once per call.
+    last_sha: Option<(Bytes, String)>,
     rand: Arc<Mutex<Rand48>>,
     control: Arc<Control>,
     limits: Limits,
@@ -204,7 +207,15 @@ impl Engine {
         let redis: Table = globals.raw_get("redis")?;
         redis.raw_set("sha1hex", lua.create_function(|_, s: mlua::LuaString| Ok(sha1_hex(&s.as_bytes())))?)?;
         redis.raw_set("log", lua.create_function(log)?)?;
-        Ok(Engine { lua, holder, compiled: HashMap::new(), rand, control: Arc::new(Control::default()), limits })
+        Ok(Engine {
+            lua,
+            holder,
+            compiled: HashMap::new(),
+            last_sha: None,
+            rand,
+            control: Arc::new(Control::default()),
+            limits,
+        })
     }
 
     pub fn control(&self) -> Arc<Control> {
@@ -264,8 +275,19 @@ impl Engine {
         self.control.kill.store(false, Ordering::Release);
     }
 
+    fn sha_of(&mut self, body: &Bytes) -> String {
+        match &self.last_sha {
+            Some((last, sha)) if last == body => sha.clone(),
+            _ => {
+                let sha = sha1_hex(body);
+                self.last_sha = Some((body.clone(), sha.clone()));
+                sha
+            }
+        }
+    }
+
     fn execute(&mut self, db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall) -> Result<Frame, mlua::Error> {
-        let sha = sha1_hex(&call.body);
+        let sha = self.sha_of(&call.body);
         let function = match self.function(&sha, &call.body) {
             Ok(f) => f,
             Err(reply) => return Ok(reply),

@@ -9,6 +9,9 @@
 //!   FLUSH:       (nothing)
 //!   SCRIPT:      flags u8 (1 = read-only, 2 = RESP3 caller), body (len u32,
 //!                bytes), keys (a command), argv (a command)
+//!   SCRIPT_AGAIN: flags u8, body u16 (the n-th distinct body written inline
+//!                earlier in this batch), keys, argv: a stream of the same
+//!                script logs its text once per batch, not once per call
 //! command: argc u32, argc × (len u32, bytes)
 //! ```
 //! A script queued in a transaction is one of its commands, spelled
@@ -31,6 +34,9 @@ const TAG_TRANSACTION: u8 = 2;
 const TAG_EXPIRE: u8 = 3;
 const TAG_FLUSH: u8 = 4;
 const TAG_SCRIPT: u8 = 5;
+const TAG_SCRIPT_AGAIN: u8 = 6;
+/// Distinct script bodies a batch refers back to; more are written inline.
+const MAX_BATCH_BODIES: usize = 16;
 const SCRIPT_READ_ONLY: u8 = 1;
 const SCRIPT_RESP3: u8 = 2;
 const HEADER_LEN: usize = 1 + 8 + 8 + 4;
@@ -97,6 +103,8 @@ pub trait ScriptHost {
 pub struct BatchBuilder {
     buf: BytesMut,
     items: u32,
+    /// Script bodies written inline so far, in order (SCRIPT_AGAIN's index).
+    bodies: Vec<Bytes>,
 }
 
 impl BatchBuilder {
@@ -106,7 +114,7 @@ impl BatchBuilder {
         buf.put_u64_le(now_ms);
         buf.put_u64_le(seed);
         buf.put_u32_le(0);
-        BatchBuilder { buf, items: 0 }
+        BatchBuilder { buf, items: 0, bodies: Vec::new() }
     }
 
     fn command(&mut self, args: &[Bytes]) {
@@ -149,10 +157,22 @@ impl BatchBuilder {
 
     pub fn push_script(&mut self, call: &ScriptCall) {
         self.buf[0] = VERSION_WITH_SCRIPTS;
-        self.buf.put_u8(TAG_SCRIPT);
-        self.buf.put_u8(call.flags());
-        self.buf.put_u32_le(call.body.len() as u32);
-        self.buf.put_slice(&call.body);
+        match self.bodies.iter().position(|body| *body == call.body) {
+            Some(index) => {
+                self.buf.put_u8(TAG_SCRIPT_AGAIN);
+                self.buf.put_u8(call.flags());
+                self.buf.put_u16_le(index as u16);
+            }
+            None => {
+                self.buf.put_u8(TAG_SCRIPT);
+                self.buf.put_u8(call.flags());
+                self.buf.put_u32_le(call.body.len() as u32);
+                self.buf.put_slice(&call.body);
+                if self.bodies.len() < MAX_BATCH_BODIES {
+                    self.bodies.push(call.body.clone());
+                }
+            }
+        }
         self.command(&call.keys);
         self.command(&call.args);
         self.items += 1;
@@ -185,9 +205,15 @@ pub fn has_scripts(batch: &[u8]) -> bool {
 struct Reader<'a> {
     data: &'a Bytes,
     pos: usize,
+    /// Script bodies read inline so far (slices of `data`, not copies).
+    bodies: Vec<Bytes>,
 }
 
 impl Reader<'_> {
+    fn new(data: &Bytes) -> Reader<'_> {
+        Reader { data, pos: 0, bodies: Vec::new() }
+    }
+
     fn take(&mut self, n: usize) -> Result<Bytes, BatchError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(BatchError("truncated"))?;
         let out = self.data.slice(self.pos..end);
@@ -227,10 +253,20 @@ impl Reader<'_> {
 }
 
 impl Reader<'_> {
-    fn script(&mut self) -> Result<ScriptCall, BatchError> {
+    /// A SCRIPT item (`again`: a SCRIPT_AGAIN item) after its tag.
+    fn script(&mut self, again: bool) -> Result<ScriptCall, BatchError> {
         let flags = self.u8()?;
-        let len = self.u32()? as usize;
-        let body = self.take(len)?;
+        let body = if again {
+            let index = u16::from_le_bytes([self.u8()?, self.u8()?]) as usize;
+            self.bodies.get(index).cloned().ok_or(BatchError("script body index out of range"))?
+        } else {
+            let len = self.u32()? as usize;
+            let body = self.take(len)?;
+            if self.bodies.len() < MAX_BATCH_BODIES {
+                self.bodies.push(body.clone());
+            }
+            body
+        };
         let keys = self.command()?;
         let args = self.command()?;
         let (read_only, resp3) = (flags & SCRIPT_READ_ONLY != 0, flags & SCRIPT_RESP3 != 0);
@@ -250,7 +286,7 @@ impl Db {
         batch: &Bytes,
         mut scripts: Option<&mut dyn ScriptHost>,
     ) -> Result<Vec<Frame>, BatchError> {
-        let mut r = Reader { data: batch, pos: 0 };
+        let mut r = Reader::new(batch);
         if !matches!(r.u8()?, VERSION | VERSION_WITH_SCRIPTS) {
             return Err(BatchError("unknown version"));
         }
@@ -269,7 +305,8 @@ impl Db {
                     self.flush();
                     Frame::ok()
                 }
-                TAG_SCRIPT => self.run_script(&mut ctx, &r.script()?, &mut scripts),
+                TAG_SCRIPT => self.run_script(&mut ctx, &r.script(false)?, &mut scripts),
+                TAG_SCRIPT_AGAIN => self.run_script(&mut ctx, &r.script(true)?, &mut scripts),
                 _ => return Err(BatchError("unknown item tag")),
             };
             replies.push(reply);
@@ -377,6 +414,48 @@ mod tests {
         assert_eq!(replies, vec![expected]);
         let truncated = &call.to_command()[..4];
         assert!(ScriptCall::from_command(&[truncated, &args(&["only-one-key"])].concat()).expect("script").is_err());
+    }
+
+    /// A host that answers each script with its body and first argument.
+    struct Echo;
+    impl ScriptHost for Echo {
+        fn eval(&mut self, _: &mut Db, _: &mut ExecCtx, call: &ScriptCall) -> Frame {
+            Frame::Array(vec![Frame::Bulk(call.body.clone()), Frame::Bulk(call.args[0].clone())])
+        }
+    }
+
+    #[test]
+    fn a_repeated_script_body_is_logged_once_per_batch() {
+        let call = |body: &'static str, arg: &str| ScriptCall {
+            body: Bytes::from_static(body.as_bytes()),
+            keys: args(&["k"]),
+            args: args(&[arg]),
+            read_only: false,
+            resp3: false,
+        };
+        let long = "return 'a long script body, repeated by every buyer in the sale'";
+        let mut once = BatchBuilder::new(1, 1);
+        once.push_script(&call(long, "0"));
+        let single = once.encoded_len();
+        let mut b = BatchBuilder::new(1, 1);
+        for i in 0..10 {
+            b.push_script(&call(long, &i.to_string()));
+            b.push_script(&call("return 2", &i.to_string()));
+        }
+        assert!(b.encoded_len() < single + 19 * 24, "bodies are referenced, not repeated");
+        let batch = b.finish();
+        let replies = Db::new().apply_batch_with(&batch, Some(&mut Echo)).expect("applies");
+        for (i, pair) in replies.chunks(2).enumerate() {
+            let want = |body: &str| {
+                Frame::Array(vec![Frame::Bulk(Bytes::copy_from_slice(body.as_bytes())), Frame::bulk(i.to_string())])
+            };
+            assert_eq!(pair, [want(long), want("return 2")]);
+        }
+        // A reference to a body the batch never wrote fails closed.
+        let mut bad = batch.to_vec();
+        let again = bad.iter().rposition(|&b| b == TAG_SCRIPT_AGAIN).expect("a back-reference");
+        bad[again + 2] = 9;
+        assert!(Db::new().apply_batch_with(&Bytes::from(bad), Some(&mut Echo)).is_err());
     }
 
     #[test]
