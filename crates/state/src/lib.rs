@@ -6,6 +6,7 @@
 //! - [`db`]: a partition's keyspace, expiry, SCAN.
 //! - [`value`], [`num`], [`glob`]: values, number rules, patterns.
 //! - [`cmd`]: handlers per type.
+//! - [`zset`], [`stream`]: the sorted-set and stream structures.
 //! - [`batch`]: the log entry payload and its application.
 //! - [`snapshot`]: the state as bytes.
 //!
@@ -21,6 +22,7 @@ pub mod num;
 pub mod slot;
 pub mod snapshot;
 pub mod spec;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

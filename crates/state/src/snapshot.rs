@@ -3,6 +3,7 @@
 //! deterministic (B-tree order), so equal states give equal snapshots.
 
 use crate::db::{stored_key, user_key, Db, Entry};
+use crate::stream::{Stream, StreamId};
 use crate::value::{Elem, Value};
 use crate::zset::ZSet;
 use bytes::{BufMut, Bytes};
@@ -15,6 +16,7 @@ const T_HASH: u8 = 3;
 const T_SET: u8 = 4;
 const T_LIST: u8 = 5;
 const T_ZSET: u8 = 6;
+const T_STREAM: u8 = 7;
 
 #[derive(Debug, thiserror::Error)]
 #[error("malformed snapshot: {0}")]
@@ -69,6 +71,7 @@ impl Db {
                         put_bytes(out, e.as_bytes());
                     }
                 }
+                Value::Stream(s) => write_stream(out, s),
                 Value::ZSet(z) => {
                     out.put_u8(T_ZSET);
                     out.put_u64_le(z.len() as u64);
@@ -103,6 +106,29 @@ impl Db {
             return Err(SnapshotError("trailing bytes"));
         }
         Ok(db)
+    }
+}
+
+fn put_id(out: &mut Vec<u8>, id: StreamId) {
+    out.put_u64_le(id.ms);
+    out.put_u64_le(id.seq);
+}
+
+/// last id, max deleted id, entries added, count, entries (id, ordinal,
+/// fields).
+fn write_stream(out: &mut Vec<u8>, s: &Stream) {
+    out.put_u8(T_STREAM);
+    put_id(out, s.last_id);
+    put_id(out, s.max_deleted_id);
+    out.put_u64_le(s.entries_added);
+    out.put_u64_le(s.entries.len() as u64);
+    for (id, entry) in &s.entries {
+        put_id(out, *id);
+        out.put_u64_le(entry.ordinal);
+        out.put_u64_le(entry.fields.len() as u64);
+        for field in entry.fields.iter() {
+            put_bytes(out, field);
+        }
     }
 }
 
@@ -148,6 +174,27 @@ impl<'a> Reader<'a> {
         Ok(Bytes::copy_from_slice(self.slice()?))
     }
 
+    fn id(&mut self) -> Result<StreamId, SnapshotError> {
+        Ok(StreamId::new(self.u64()?, self.u64()?))
+    }
+
+    fn stream(&mut self) -> Result<Stream, SnapshotError> {
+        let mut s =
+            Stream { last_id: self.id()?, max_deleted_id: self.id()?, entries_added: self.u64()?, ..Stream::default() };
+        let n = self.count(32)?;
+        for _ in 0..n {
+            let id = self.id()?;
+            let ordinal = self.u64()?;
+            let fields = self.count(4)?;
+            let fields = (0..fields).map(|_| self.bytes()).collect::<Result<Vec<_>, _>>()?;
+            if id > s.last_id {
+                return Err(SnapshotError("stream entry beyond the last ID"));
+            }
+            s.entries.insert(id, crate::stream::Entry { ordinal, fields: fields.into_boxed_slice() });
+        }
+        Ok(s)
+    }
+
     fn value(&mut self) -> Result<Value, SnapshotError> {
         Ok(match self.u8()? {
             T_STR => Value::string_from(self.bytes()?),
@@ -190,6 +237,7 @@ impl<'a> Reader<'a> {
                 }
                 Value::ZSet(Box::new(z))
             }
+            T_STREAM => Value::Stream(Box::new(self.stream()?)),
             _ => return Err(SnapshotError("unknown value type")),
         })
     }

@@ -1,7 +1,7 @@
 //! The data-command table: names, arity, key positions and handlers, in one
 //! place for routing (CROSSSLOT), COMMAND, and execution.
 
-use crate::cmd::{hash, keys, list, set, string, zset};
+use crate::cmd::{hash, keys, list, set, stream, string, zset};
 use crate::db::{Db, ExecCtx};
 use bytes::Bytes;
 use std::ops::Range;
@@ -230,6 +230,13 @@ static COMMANDS: &[CommandSpec] = commands! {
     "bzmpop", -5, BLOCKING_MOVABLE, (0, 0, 0) => numkeys_keys::<2, 1>, W, "sorted_set", zset::bzmpop, "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.";
     "zrandmember", -2, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrandmember, "Returns one or more random members from a sorted set.";
     "zscan", -3, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zscan, "Iterates over members and scores of a sorted set.";
+    "xadd", -5, &["write", "denyoom", "fast"], (1, 1, 1), W, "stream", stream::xadd, "Appends a new message to a stream. Creates the key if it doesn't exist.";
+    "xlen", 2, RO, (1, 1, 1), R, "stream", stream::xlen, "Return the number of messages in a stream.";
+    "xrange", -4, &["readonly"], (1, 1, 1), R, "stream", stream::xrange, "Returns the messages from a stream within a range of IDs.";
+    "xrevrange", -4, &["readonly"], (1, 1, 1), R, "stream", stream::xrevrange, "Returns the messages from a stream within a range of IDs in reverse order.";
+    "xdel", -3, WR, (1, 1, 1), W, "stream", stream::xdel, "Returns the number of messages after removing them from a stream.";
+    "xtrim", -4, &["write"], (1, 1, 1), W, "stream", stream::xtrim, "Deletes messages from the beginning of a stream.";
+    "xsetid", -3, &["write", "denyoom", "fast"], (1, 1, 1), W, "stream", stream::xsetid, "An internal command for replicating stream values.";
 };
 
 /// Every data command.

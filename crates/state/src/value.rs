@@ -6,6 +6,7 @@
 //! containers so iteration order (and SPOP's choice) is the same on every
 //! replica and after every replay or snapshot load.
 
+use crate::stream::Stream;
 use crate::zset::ZSet;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -42,6 +43,7 @@ pub enum Value {
     Set(BTreeSet<Bytes>),
     List(VecDeque<Elem>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -71,6 +73,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::List(_) => "list",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 

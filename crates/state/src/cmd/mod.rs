@@ -4,6 +4,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 

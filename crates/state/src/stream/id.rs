@@ -1,0 +1,97 @@
+//! Stream IDs (`ms-seq`) and Redis's rules for parsing them.
+
+use bytes::Bytes;
+use weir_protocol::Frame;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+pub const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+
+/// What a parsed ID leaves open: XADD's `ms-*` asks for the next sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Id(StreamId),
+    /// `ms-*`
+    AutoSeq(u64),
+}
+
+impl StreamId {
+    pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    pub const MAX: StreamId = StreamId { ms: u64::MAX, seq: u64::MAX };
+
+    pub fn new(ms: u64, seq: u64) -> StreamId {
+        StreamId { ms, seq }
+    }
+
+    pub fn next(self) -> Option<StreamId> {
+        match self.seq.checked_add(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => self.ms.checked_add(1).map(|ms| StreamId { ms, seq: 0 }),
+        }
+    }
+
+    pub fn prev(self) -> Option<StreamId> {
+        match self.seq.checked_sub(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => self.ms.checked_sub(1).map(|ms| StreamId { ms, seq: u64::MAX }),
+        }
+    }
+
+    pub fn to_bytes(self) -> Bytes {
+        Bytes::from(self.to_string())
+    }
+
+    /// `ms` or `ms-seq` (a missing sequence is `missing_seq`); with
+    /// `allow_auto_seq`, also `ms-*`. Strict: no `-`, `+` or `$`.
+    pub fn parse_strict(arg: &[u8], missing_seq: u64, allow_auto_seq: bool) -> Result<Parsed, Frame> {
+        let invalid = || Frame::error(INVALID_ID);
+        let text = std::str::from_utf8(arg).map_err(|_| invalid())?;
+        let (ms, seq) = match text.split_once('-') {
+            None => (text, None),
+            Some((ms, seq)) => (ms, Some(seq)),
+        };
+        let ms = parse_u64(ms).ok_or_else(invalid)?;
+        match seq {
+            None => Ok(Parsed::Id(StreamId { ms, seq: missing_seq })),
+            Some("*") if allow_auto_seq => Ok(Parsed::AutoSeq(ms)),
+            Some(seq) => Ok(Parsed::Id(StreamId { ms, seq: parse_u64(seq).ok_or_else(invalid)? })),
+        }
+    }
+
+    /// A strict ID where `ms-*` is not allowed.
+    pub fn parse_exact(arg: &[u8], missing_seq: u64) -> Result<StreamId, Frame> {
+        match StreamId::parse_strict(arg, missing_seq, false)? {
+            Parsed::Id(id) => Ok(id),
+            Parsed::AutoSeq(_) => Err(Frame::error(INVALID_ID)),
+        }
+    }
+
+    /// A range bound: `-`, `+`, an ID, or `(ID` (exclusive, as
+    /// `(inclusive, excluded)`).
+    pub fn parse_bound(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Frame> {
+        match arg {
+            b"-" => Ok((StreamId::MIN, false)),
+            b"+" => Ok((StreamId::MAX, false)),
+            [b'(', rest @ ..] if !rest.is_empty() => Ok((StreamId::parse_exact(rest, missing_seq)?, true)),
+            _ => Ok((StreamId::parse_exact(arg, missing_seq)?, false)),
+        }
+    }
+}
+
+/// Redis's `string2ull`: digits only, no sign, no overflow.
+fn parse_u64(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}

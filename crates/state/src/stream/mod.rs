@@ -1,0 +1,142 @@
+//! Streams: an append-only log of entries keyed by `ms-seq` IDs, as in
+//! Redis 7.
+//!
+//! Entries live in a B-tree by ID (O(log n) range reads, deletes and
+//! trims). Redis stores entries in radix-tree nodes of up to 100 entries and
+//! approximate trimming (`~`) removes whole nodes only; to give the same
+//! answers, each entry remembers its insertion ordinal and a "node" is 100
+//! consecutive ordinals. (Redis also closes a node at 4 KiB; entries that
+//! large make its `~` trims differ from ours, within what `~` promises.)
+
+pub mod id;
+
+pub use id::StreamId;
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+/// Entries per node, for approximate trimming (Redis's
+/// `stream-node-max-entries` default).
+pub const NODE_ENTRIES: u64 = 100;
+/// Entries an approximate trim removes per call unless LIMIT says
+/// otherwise (Redis: 100 × `stream-node-max-entries`).
+pub const DEFAULT_TRIM_LIMIT: u64 = 100 * NODE_ENTRIES;
+
+/// One entry: its field-value pairs, and its insertion ordinal (its node).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub ordinal: u64,
+    pub fields: Box<[Bytes]>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stream {
+    pub entries: BTreeMap<StreamId, Entry>,
+    /// The greatest ID ever added (or set by XSETID): new IDs exceed it.
+    pub last_id: StreamId,
+    pub max_deleted_id: StreamId,
+    /// Entries ever added (XADD count, or as set by XSETID).
+    pub entries_added: u64,
+}
+
+/// How to trim: keep at most `MaxLen` entries, or drop IDs below `MinId`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Trim {
+    MaxLen(u64),
+    MinId(StreamId),
+}
+
+impl Stream {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn first_id(&self) -> Option<StreamId> {
+        self.entries.keys().next().copied()
+    }
+
+    /// The greatest live ID, or 0-0.
+    pub fn max_live_id(&self) -> StreamId {
+        self.entries.keys().next_back().copied().unwrap_or_default()
+    }
+
+    /// Appends an entry whose ID the caller checked exceeds `last_id`.
+    pub fn push(&mut self, id: StreamId, fields: Box<[Bytes]>) {
+        assert!(id > self.last_id, "stream IDs only grow");
+        self.entries.insert(id, Entry { ordinal: self.entries_added, fields });
+        self.last_id = id;
+        self.entries_added += 1;
+    }
+
+    /// Removes one entry; true if it existed.
+    pub fn delete(&mut self, id: StreamId) -> bool {
+        let removed = self.entries.remove(&id).is_some();
+        if removed && id > self.max_deleted_id {
+            self.max_deleted_id = id;
+        }
+        removed
+    }
+
+    /// Trims exactly, or (`approx`) by whole nodes and at most `limit`
+    /// entries (0: no limit). Returns how many entries were removed.
+    pub fn trim(&mut self, trim: Trim, approx: bool, limit: u64) -> u64 {
+        let mut removed = 0;
+        while let Some((&first, entry)) = self.entries.iter().next() {
+            let node = entry.ordinal / NODE_ENTRIES;
+            if !approx {
+                let drop = match trim {
+                    Trim::MaxLen(max) => self.len() as u64 > max,
+                    Trim::MinId(min) => first < min,
+                };
+                if !drop {
+                    break;
+                }
+                self.delete(first);
+                removed += 1;
+                continue;
+            }
+            let in_node: Vec<StreamId> =
+                self.entries.iter().take_while(|(_, e)| e.ordinal / NODE_ENTRIES == node).map(|(id, _)| *id).collect();
+            let whole_node_goes = match trim {
+                Trim::MaxLen(max) => self.len() as u64 - in_node.len() as u64 >= max,
+                // Only when every ID in the node is below the minimum (its
+                // last live ID stands for the last it ever held).
+                Trim::MinId(min) => in_node.last().is_some_and(|last| *last < min),
+            };
+            if !whole_node_goes || (limit != 0 && removed + in_node.len() as u64 > limit) {
+                break;
+            }
+            for id in in_node {
+                self.delete(id);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Entries with IDs in `[start, end]`, ascending or (`rev`) descending,
+    /// at most `count` (0: all).
+    pub fn range(&self, start: StreamId, end: StreamId, rev: bool, count: usize) -> Vec<(StreamId, &Entry)> {
+        if start > end {
+            return Vec::new();
+        }
+        let limit = if count == 0 { usize::MAX } else { count };
+        let range = self.entries.range(start..=end).map(|(id, e)| (*id, e));
+        match rev {
+            false => range.take(limit).collect(),
+            true => range.rev().take(limit).collect(),
+        }
+    }
+
+    /// Heap bytes held, roughly (memory reports).
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.values().map(|e| 48 + e.fields.iter().map(|f| f.len() + 32).sum::<usize>()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;
