@@ -25,16 +25,9 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
         Frame::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, version),
         Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, version),
         Frame::Map(pairs) => map(out, pairs, version),
-        Frame::Pairs(pairs) if resp3 => {
-            out.put_u8(b'*');
-            put_int(out, pairs.len() as i64);
-            out.put_slice(b"\r\n");
-            for (first, second) in pairs {
-                out.put_slice(b"*2\r\n");
-                encode(first, version, out);
-                encode(second, version, out);
-            }
-        }
+        Frame::Keyed(pairs) if resp3 => map(out, pairs, version),
+        Frame::Keyed(pairs) => pair_arrays(out, pairs, version),
+        Frame::Pairs(pairs) if resp3 => pair_arrays(out, pairs, version),
         Frame::Pairs(pairs) => map(out, pairs, version),
         Frame::Double(d) if resp3 => line(out, b',', format_double(*d).as_bytes()),
         Frame::Double(d) => bulk(out, format_double(*d).as_bytes()),
@@ -78,6 +71,18 @@ fn aggregate(out: &mut BytesMut, prefix: u8, items: &[Frame], version: Version) 
     out.put_slice(b"\r\n");
     for item in items {
         encode(item, version, out);
+    }
+}
+
+/// An array of 2-element arrays.
+fn pair_arrays(out: &mut BytesMut, pairs: &[(Frame, Frame)], version: Version) {
+    out.put_u8(b'*');
+    put_int(out, pairs.len() as i64);
+    out.put_slice(b"\r\n");
+    for (first, second) in pairs {
+        out.put_slice(b"*2\r\n");
+        encode(first, version, out);
+        encode(second, version, out);
     }
 }
 
@@ -169,6 +174,9 @@ mod tests {
         let map = Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]);
         assert_eq!(enc(&map, Version::Resp2), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&map, Version::Resp3), "%1\r\n$1\r\na\r\n:1\r\n");
+        let keyed = Frame::Keyed(vec![(Frame::bulk("k"), Frame::Integer(1))]);
+        assert_eq!(enc(&keyed, Version::Resp2), "*1\r\n*2\r\n$1\r\nk\r\n:1\r\n");
+        assert_eq!(enc(&keyed, Version::Resp3), "%1\r\n$1\r\nk\r\n:1\r\n");
         let pairs = Frame::Pairs(vec![(Frame::bulk("m"), Frame::Double(1.5))]);
         assert_eq!(enc(&pairs, Version::Resp2), "*2\r\n$1\r\nm\r\n$3\r\n1.5\r\n");
         assert_eq!(enc(&pairs, Version::Resp3), "*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n");

@@ -33,6 +33,8 @@ pub enum Frame {
     /// Pairs that RESP3 sends as an array of 2-element arrays and RESP2 as
     /// one flat array (ZRANGE ... WITHSCORES, ZPOPMIN with a count).
     Pairs(Vec<(Frame, Frame)>),
+    /// RESP3 map; RESP2 an array of `[key, value]` arrays (XREAD's shape).
+    Keyed(Vec<(Frame, Frame)>),
     /// RESP3 set; RESP2 gets an array.
     Set(Vec<Frame>),
     /// RESP3 double; RESP2 gets a bulk string.

@@ -81,22 +81,15 @@ pub fn frame_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> Result<Value> {
             wrap(lua, "set", Value::Table(set))?
         }
         Frame::Set(items) => array(lua, items.iter().map(|f| frame_to_lua(lua, f, resp3)))?,
-        Frame::Map(pairs) if resp3 => {
+        Frame::Map(pairs) | Frame::Keyed(pairs) if resp3 => {
             let map = lua.create_table()?;
             for (k, v) in pairs {
                 map.raw_set(frame_to_lua(lua, k, resp3)?, frame_to_lua(lua, v, resp3)?)?;
             }
             wrap(lua, "map", Value::Table(map))?
         }
-        Frame::Pairs(pairs) if resp3 => array(
-            lua,
-            pairs.iter().map(|(k, v)| {
-                let pair = lua.create_table()?;
-                pair.raw_set(1, frame_to_lua(lua, k, resp3)?)?;
-                pair.raw_set(2, frame_to_lua(lua, v, resp3)?)?;
-                Ok(Value::Table(pair))
-            }),
-        )?,
+        Frame::Keyed(pairs) => pair_tables(lua, pairs, resp3)?,
+        Frame::Pairs(pairs) if resp3 => pair_tables(lua, pairs, resp3)?,
         Frame::Map(pairs) | Frame::Pairs(pairs) => {
             let flat = pairs.iter().flat_map(|(k, v)| [k, v]).collect::<Vec<_>>();
             array(lua, flat.into_iter().map(|f| frame_to_lua(lua, f, resp3)))?
@@ -195,6 +188,19 @@ pub fn strip_dash(text: Bytes) -> Bytes {
     } else {
         text
     }
+}
+
+/// An array of `{first, second}` tables.
+fn pair_tables(lua: &Lua, pairs: &[(Frame, Frame)], resp3: bool) -> mlua::Result<Value> {
+    array(
+        lua,
+        pairs.iter().map(|(k, v)| {
+            let pair = lua.create_table()?;
+            pair.raw_set(1, frame_to_lua(lua, k, resp3)?)?;
+            pair.raw_set(2, frame_to_lua(lua, v, resp3)?)?;
+            Ok(Value::Table(pair))
+        }),
+    )
 }
 
 #[cfg(test)]

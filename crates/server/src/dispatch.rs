@@ -100,10 +100,13 @@ impl Node {
         if let Err(busy) = partition.check_busy(self.config.busy_script) {
             return Reply::Now(busy);
         }
-        let proposal = match spec.access {
-            Access::Read => return Reply::Now(partition.read(&args, self.config.busy_script).await),
-            Access::Write if spec.is_blocking() => blocking_proposal(spec, args),
-            Access::Write => Proposal::Command(args),
+        let proposal = match (spec.block_timeout(&args), spec.access) {
+            (Some(timeout), _) => match self.resolve_for_blocking(partition, spec, args).await {
+                Ok(args) => blocking_proposal(spec, args, timeout),
+                Err(reply) => return Reply::Now(reply),
+            },
+            (None, Access::Read) => return Reply::Now(partition.read(&args, self.config.busy_script).await),
+            (None, Access::Write) => Proposal::Command(args),
         };
         Reply::Later(partition.propose(proposal).await)
     }
@@ -130,14 +133,31 @@ impl Node {
     }
 }
 
-/// A blocking command with its keys and deadline. A malformed timeout is
-/// left for the command itself to report (it then does not block).
-fn blocking_proposal(spec: &CommandSpec, args: Vec<Bytes>) -> Proposal {
-    let timeout = spec.timeout_arg(&args).map(|t| weir_state::cmd::list::timeout_arg(t));
-    let Some(Ok(seconds)) = timeout else { return Proposal::Command(args) };
-    let deadline = (seconds > 0.0).then(|| tokio::time::Instant::now() + Duration::from_secs_f64(seconds));
+/// A blocking command with its keys and deadline (`None`: forever).
+fn blocking_proposal(spec: &CommandSpec, args: Vec<Bytes>, timeout: Option<Duration>) -> Proposal {
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let keys = spec.key_indexes(&args).map(|i| args[i].clone()).collect();
     Proposal::Block { args, keys, deadline }
+}
+
+impl Node {
+    /// XREAD BLOCK's `$` means "after the last ID now": resolved here, on
+    /// the applied state (this connection's earlier writes included), so
+    /// a retry after a wake-up reads from the same point.
+    async fn resolve_for_blocking(
+        &self,
+        partition: &crate::partition::Partition,
+        spec: &CommandSpec,
+        args: Vec<Bytes>,
+    ) -> Result<Vec<Bytes>, Frame> {
+        if spec.name != "xread" || !args.iter().any(|a| a.as_ref() == b"$") {
+            return Ok(args);
+        }
+        let now = crate::partition::now_ms();
+        let resolve =
+            |m: &mut weir_raft::machine::Machine| weir_state::cmd::stream_group::resolve_last_ids(&m.db, now, args);
+        partition.with_state(Some(self.config.busy_script), resolve).await?
+    }
 }
 
 pub fn eval_kind(command: ServerCommand) -> Option<EvalKind> {

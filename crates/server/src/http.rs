@@ -139,7 +139,9 @@ pub fn to_json(frame: &Frame) -> Value {
             Value::Array(items.iter().map(to_json).collect())
         }
         Frame::Map(pairs) => map_to_json(pairs),
-        Frame::Pairs(pairs) => Value::Array(pairs.iter().map(|(a, b)| json!([to_json(a), to_json(b)])).collect()),
+        Frame::Pairs(pairs) | Frame::Keyed(pairs) => {
+            Value::Array(pairs.iter().map(|(a, b)| json!([to_json(a), to_json(b)])).collect())
+        }
     }
 }
 

@@ -278,6 +278,9 @@ impl Db {
         match self.get(key, now).map(|e| &e.value) {
             Some(Value::List(l)) => l.len(),
             Some(Value::ZSet(z)) => z.len(),
+            // Stream readers do not consume (XREAD), or re-check what is
+            // new for their group (XREADGROUP): wake them all.
+            Some(Value::Stream(_)) => usize::MAX,
             _ => 0,
         }
     }

@@ -3,7 +3,7 @@
 //! deterministic (B-tree order), so equal states give equal snapshots.
 
 use crate::db::{stored_key, user_key, Db, Entry};
-use crate::stream::{Stream, StreamId};
+use crate::stream::{Consumer, Group, Pending, Stream, StreamId};
 use crate::value::{Elem, Value};
 use crate::zset::ZSet;
 use bytes::{BufMut, Bytes};
@@ -115,7 +115,9 @@ fn put_id(out: &mut Vec<u8>, id: StreamId) {
 }
 
 /// last id, max deleted id, entries added, count, entries (id, ordinal,
-/// fields).
+/// fields), then groups (name, last delivered, entries read or MAX,
+/// pending entries (id, consumer, delivered ms, deliveries), consumers
+/// (name, seen ms)). Consumers' own pending sets are rebuilt from the PEL.
 fn write_stream(out: &mut Vec<u8>, s: &Stream) {
     out.put_u8(T_STREAM);
     put_id(out, s.last_id);
@@ -128,6 +130,24 @@ fn write_stream(out: &mut Vec<u8>, s: &Stream) {
         out.put_u64_le(entry.fields.len() as u64);
         for field in entry.fields.iter() {
             put_bytes(out, field);
+        }
+    }
+    out.put_u64_le(s.groups.len() as u64);
+    for (name, group) in &s.groups {
+        put_bytes(out, name);
+        put_id(out, group.last_delivered);
+        out.put_u64_le(group.entries_read.unwrap_or(u64::MAX));
+        out.put_u64_le(group.pel.len() as u64);
+        for (id, pending) in &group.pel {
+            put_id(out, *id);
+            put_bytes(out, &pending.consumer);
+            out.put_u64_le(pending.delivered_ms);
+            out.put_u64_le(pending.deliveries);
+        }
+        out.put_u64_le(group.consumers.len() as u64);
+        for (name, consumer) in &group.consumers {
+            put_bytes(out, name);
+            out.put_u64_le(consumer.seen_ms);
         }
     }
 }
@@ -192,7 +212,39 @@ impl<'a> Reader<'a> {
             }
             s.entries.insert(id, crate::stream::Entry { ordinal, fields: fields.into_boxed_slice() });
         }
+        let groups = self.count(40)?;
+        for _ in 0..groups {
+            let name = self.bytes()?;
+            let group = self.group()?;
+            s.groups.insert(name, group);
+        }
         Ok(s)
+    }
+
+    fn group(&mut self) -> Result<Group, SnapshotError> {
+        let last_delivered = self.id()?;
+        let entries_read = Some(self.u64()?).filter(|n| *n != u64::MAX);
+        let mut group = Group::new(last_delivered, entries_read);
+        let pending = self.count(36)?;
+        for _ in 0..pending {
+            let id = self.id()?;
+            let consumer = self.bytes()?;
+            let (delivered_ms, deliveries) = (self.u64()?, self.u64()?);
+            group.pel.insert(id, Pending { consumer, delivered_ms, deliveries });
+        }
+        let consumers = self.count(12)?;
+        for _ in 0..consumers {
+            let name = self.bytes()?;
+            group.consumers.insert(name, Consumer { seen_ms: self.u64()?, ..Consumer::default() });
+        }
+        for (id, pending) in &group.pel {
+            let owner = group
+                .consumers
+                .get_mut(&pending.consumer)
+                .ok_or(SnapshotError("pending entry without its consumer"))?;
+            owner.pending.insert(*id);
+        }
+        Ok(group)
     }
 
     fn value(&mut self) -> Result<Value, SnapshotError> {

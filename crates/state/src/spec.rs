@@ -1,7 +1,7 @@
 //! The data-command table: names, arity, key positions and handlers, in one
 //! place for routing (CROSSSLOT), COMMAND, and execution.
 
-use crate::cmd::{hash, keys, list, set, stream, string, zset};
+use crate::cmd::{hash, keys, list, set, stream, stream_admin, stream_group, string, zset};
 use crate::db::{Db, ExecCtx};
 use bytes::Bytes;
 use std::ops::Range;
@@ -73,6 +73,21 @@ impl CommandSpec {
     /// Whether the command may wait for data (BLPOP and friends).
     pub fn is_blocking(&self) -> bool {
         self.flags.contains(&"blocking")
+    }
+
+    /// How long this call may wait for data: `None` if it does not block
+    /// (XREAD without BLOCK, or a malformed timeout, which the command
+    /// itself then reports); `Some(None)` waits forever.
+    pub fn block_timeout(&self, args: &[Bytes]) -> Option<Option<std::time::Duration>> {
+        if !self.is_blocking() {
+            return None;
+        }
+        if let "xread" | "xreadgroup" = self.name {
+            let ms = crate::cmd::stream_group::read_args(args, self.name == "xreadgroup").ok()?.block_ms?;
+            return Some((ms > 0).then(|| std::time::Duration::from_millis(ms)));
+        }
+        let seconds = crate::cmd::list::timeout_arg(self.timeout_arg(args)?).ok()?;
+        Some((seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)))
     }
 
     /// A blocking command's timeout argument.
@@ -236,6 +251,11 @@ static COMMANDS: &[CommandSpec] = commands! {
     "xrevrange", -4, &["readonly"], (1, 1, 1), R, "stream", stream::xrevrange, "Returns the messages from a stream within a range of IDs in reverse order.";
     "xdel", -3, WR, (1, 1, 1), W, "stream", stream::xdel, "Returns the number of messages after removing them from a stream.";
     "xtrim", -4, &["write"], (1, 1, 1), W, "stream", stream::xtrim, "Deletes messages from the beginning of a stream.";
+    "xgroup", -2, &["write"], (2, 2, 1), W, "stream", stream_admin::xgroup, "A container for consumer groups commands.";
+    "xread", -4, &["readonly", "blocking", "movablekeys"], (0, 0, 0) => stream_group::read_keys, R, "stream", stream_group::xread, "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.";
+    "xreadgroup", -7, &["write", "blocking", "movablekeys"], (0, 0, 0) => stream_group::read_keys, W, "stream", stream_group::xreadgroup, "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.";
+    "xack", -4, WR, (1, 1, 1), W, "stream", stream_group::xack, "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.";
+    "xpending", -3, &["readonly"], (1, 1, 1), R, "stream", stream_group::xpending, "Returns the information and entries from a stream consumer group's pending entries list.";
     "xsetid", -3, &["write", "denyoom", "fast"], (1, 1, 1), W, "stream", stream::xsetid, "An internal command for replicating stream values.";
 };
 

@@ -5,6 +5,8 @@ pub mod keys;
 pub mod list;
 pub mod set;
 pub mod stream;
+pub mod stream_admin;
+pub mod stream_group;
 pub mod string;
 pub mod zset;
 

@@ -9,7 +9,7 @@ use crate::value::Value;
 use bytes::Bytes;
 use weir_protocol::Frame;
 
-fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a Stream>, Frame> {
+pub(super) fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a Stream>, Frame> {
     match db.get(key, now).map(|e| &e.value) {
         None => Ok(None),
         Some(Value::Stream(s)) => Ok(Some(s)),
@@ -17,7 +17,7 @@ fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a Stream>, Fram
     }
 }
 
-fn write_existing<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut Stream>, Frame> {
+pub(super) fn write_existing<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut Stream>, Frame> {
     match db.get_mut(key, now).map(|e| &mut e.value) {
         None => Ok(None),
         Some(Value::Stream(s)) => Ok(Some(s)),

@@ -8,8 +8,10 @@
 //! consecutive ordinals. (Redis also closes a node at 4 KiB; entries that
 //! large make its `~` trims differ from ours, within what `~` promises.)
 
+pub mod group;
 pub mod id;
 
+pub use group::{Consumer, Group, Pending};
 pub use id::StreamId;
 
 use bytes::Bytes;
@@ -37,6 +39,7 @@ pub struct Stream {
     pub max_deleted_id: StreamId,
     /// Entries ever added (XADD count, or as set by XSETID).
     pub entries_added: u64,
+    pub groups: BTreeMap<Bytes, Group>,
 }
 
 /// How to trim: keep at most `MaxLen` entries, or drop IDs below `MinId`.
