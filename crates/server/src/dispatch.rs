@@ -196,8 +196,9 @@ pub fn command_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<u16, Frame> {
     }
     match slot {
         Some(slot) => Ok(slot),
-        // Malformed `numkeys`: any partition's handler gives the exact error.
-        None if spec.movable.is_some() => Ok(0),
+        // Malformed `numkeys`, or a container's keyless subcommand: any
+        // partition's handler gives the exact reply.
+        None if spec.movable.is_some() || spec.has_subcommands() => Ok(0),
         None => Err(commands::wrong_arity(spec)),
     }
 }

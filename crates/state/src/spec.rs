@@ -1,7 +1,7 @@
 //! The data-command table: names, arity, key positions and handlers, in one
 //! place for routing (CROSSSLOT), COMMAND, and execution.
 
-use crate::cmd::{hash, keys, list, set, stream, stream_admin, stream_group, string, zset};
+use crate::cmd::{hash, keys, list, set, stream, stream_admin, stream_claim, stream_group, stream_info, string, zset};
 use crate::db::{Db, ExecCtx};
 use bytes::Bytes;
 use std::ops::Range;
@@ -68,6 +68,12 @@ impl CommandSpec {
             }
         };
         (0..count).map(move |i| first + i * step).filter(move |&i| i < argc)
+    }
+
+    /// Container commands: a subcommand comes before the key, and the
+    /// handler checks each subcommand's arity (HELP has no key at all).
+    pub fn has_subcommands(&self) -> bool {
+        matches!(self.name, "xgroup" | "xinfo")
     }
 
     /// Whether the command may wait for data (BLPOP and friends).
@@ -256,6 +262,9 @@ static COMMANDS: &[CommandSpec] = commands! {
     "xreadgroup", -7, &["write", "blocking", "movablekeys"], (0, 0, 0) => stream_group::read_keys, W, "stream", stream_group::xreadgroup, "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.";
     "xack", -4, WR, (1, 1, 1), W, "stream", stream_group::xack, "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.";
     "xpending", -3, &["readonly"], (1, 1, 1), R, "stream", stream_group::xpending, "Returns the information and entries from a stream consumer group's pending entries list.";
+    "xclaim", -6, WR, (1, 1, 1), W, "stream", stream_claim::xclaim, "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.";
+    "xautoclaim", -6, WR, (1, 1, 1), W, "stream", stream_claim::xautoclaim, "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.";
+    "xinfo", -2, &["readonly"], (2, 2, 1), R, "stream", stream_info::xinfo, "A container for stream introspection commands.";
     "xsetid", -3, &["write", "denyoom", "fast"], (1, 1, 1), W, "stream", stream::xsetid, "An internal command for replicating stream values.";
 };
 

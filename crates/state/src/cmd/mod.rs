@@ -6,7 +6,9 @@ pub mod list;
 pub mod set;
 pub mod stream;
 pub mod stream_admin;
+pub mod stream_claim;
 pub mod stream_group;
+pub mod stream_info;
 pub mod string;
 pub mod zset;
 

@@ -30,24 +30,35 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn subcommand_error(args: &[Bytes]) -> Frame {
+/// Redis's reply when a container command's handler rejects its
+/// arguments.
+pub(super) fn subcommand_error(container: &str, args: &[Bytes]) -> Frame {
     Frame::error(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
         name(&args[1])
     ))
 }
 
-/// Redis's command-table checks for a container command's subcommand.
-fn check_subcommand(args: &[Bytes]) -> Result<String, Frame> {
+/// Redis's command-table checks for a container command's subcommand
+/// (`table`: names and arities, negative meaning at least). Returns the
+/// subcommand, lowercased.
+pub(super) fn check_subcommand(container: &str, table: &[(&str, i32)], args: &[Bytes]) -> Result<String, Frame> {
     let sub = String::from_utf8_lossy(&args[1]).to_lowercase();
-    let Some((_, arity)) = SUBCOMMANDS.iter().find(|(s, _)| *s == sub) else {
-        return Err(Frame::error(format!("ERR unknown subcommand '{}'. Try XGROUP HELP.", name(&args[1]))));
+    let Some((_, arity)) = table.iter().find(|(s, _)| *s == sub) else {
+        return Err(Frame::error(format!("ERR unknown subcommand '{}'. Try {container} HELP.", name(&args[1]))));
     };
     let ok = if *arity < 0 { args.len() >= arity.unsigned_abs() as usize } else { args.len() == *arity as usize };
     match ok {
         true => Ok(sub),
-        false => Err(Frame::error(format!("ERR wrong number of arguments for 'xgroup|{sub}' command"))),
+        false => {
+            Err(Frame::error(format!("ERR wrong number of arguments for '{}|{sub}' command", container.to_lowercase())))
+        }
     }
+}
+
+/// A HELP reply: one status line per entry.
+pub(super) fn help(lines: &[&'static str]) -> Frame {
+    Frame::Array(lines.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect())
 }
 
 pub fn xgroup(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
@@ -55,9 +66,9 @@ pub fn xgroup(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn xgroup_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
-    let sub = check_subcommand(args)?;
+    let sub = check_subcommand("XGROUP", SUBCOMMANDS, args)?;
     if sub == "help" {
-        return Ok(Frame::Array(HELP.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect()));
+        return Ok(help(HELP));
     }
     let (key, group_name, now) = (&args[2], &args[3], ctx.now_ms);
     let (mut mkstream, mut entries_read) = (false, None);
@@ -74,7 +85,7 @@ fn xgroup_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame,
             entries_read = u64::try_from(n).ok();
             i += 2;
         } else {
-            return Err(subcommand_error(args));
+            return Err(subcommand_error("XGROUP", args));
         }
     }
     let exists = stream_ref(db, key, now)?.is_some();
@@ -124,7 +135,7 @@ fn xgroup_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame,
             let group = stream_mut(db, key, now)?.and_then(|s| s.groups.get_mut(group_name)).expect("checked above");
             Ok(Frame::Integer(group.delete_consumer(&args[4]) as i64))
         }
-        _ => Err(subcommand_error(args)),
+        _ => Err(subcommand_error("XGROUP", args)),
     }
 }
 

@@ -95,7 +95,7 @@ impl Group {
 
     /// Entries added to the stream the group has not read yet, if known
     /// (XINFO's `lag`).
-    pub fn lag(&self, stream: &Stream) -> Option<u64> {
+    pub fn lag(&self, stream: &Stream) -> Option<i64> {
         if stream.entries_added == 0 {
             return Some(0);
         }
@@ -103,7 +103,7 @@ impl Group {
             Some(read) if !stream.has_tombstones_from(self.last_delivered) => Some(read),
             _ => stream.estimate_entries_read(self.last_delivered),
         }?;
-        Some(stream.entries_added.saturating_sub(read))
+        Some(stream.entries_added as i64 - read as i64)
     }
 }
 
