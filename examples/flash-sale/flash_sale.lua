@@ -2,7 +2,7 @@
 --
 -- KEYS[1]  stock counter          {sale:ID}:stock
 -- KEYS[2]  this buyer's marker    {sale:ID}:buyer:USER   (idempotency key)
--- KEYS[3]  orders list            {sale:ID}:orders
+-- KEYS[3]  orders stream          {sale:ID}:orders
 -- ARGV[1]  user id
 -- ARGV[2]  quantity (a positive integer)
 -- ARGV[3]  request id (the same on every retry of one purchase)
@@ -28,5 +28,6 @@ if not redis.call('SET', KEYS[2], ARGV[3], 'NX') then
   return 'duplicate'
 end
 redis.call('DECRBY', KEYS[1], qty)
-redis.call('RPUSH', KEYS[3], ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3])
+-- The order joins the durable orders stream, for workers and the sink.
+redis.call('XADD', KEYS[3], '*', 'order', ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[3])
 return 'ok'

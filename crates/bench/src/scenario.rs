@@ -38,7 +38,7 @@ pub enum FlashMode {
 const ACCOUNTS_PER_GUILD: u64 = 10;
 const START_BALANCE: i64 = 1000;
 /// The flash-sale recipe (the README's): check the buyer's marker and the
-/// stock, mark the buyer (SET NX), DECRBY, RPUSH the order.
+/// stock, mark the buyer (SET NX), DECRBY, XADD the order.
 const FLASH_SCRIPT: &str = include_str!("../../../examples/flash-sale/flash_sale.lua");
 
 /// What the clients were told, per scenario.
@@ -291,7 +291,7 @@ impl Scenario {
                 vec![b("MULTI")],
                 vec![b("DECRBY"), stock.clone(), b("1")],
                 vec![b("SET"), buyer.clone(), b(format!("req-{user}")), b("NX")],
-                vec![b("RPUSH"), orders.clone(), b(format!("{user}:1:req-{user}"))],
+                vec![b("XADD"), orders.clone(), b("*"), b("order"), b(format!("{user}:1:req-{user}"))],
                 vec![b("EXEC")],
             ] {
                 crate::client::encode(&mut pipeline, &args);
@@ -369,10 +369,18 @@ async fn verify_flash(scenario: &Scenario, client: &mut Client) -> Result<String
     let l = &scenario.ledger;
     let io = |e: BenchError| e.to_string();
     let left = client.call(&[b("GET"), b(scenario.sale_key("stock"))]).await.map_err(io)?.as_int().unwrap_or(0);
-    let listed = client.call(&[b("LRANGE"), b(scenario.sale_key("orders")), b("0"), b("-1")]).await.map_err(io)?;
-    let Reply::Array(Some(listed)) = listed else { return Err(format!("LRANGE answered {listed:?}")) };
+    let listed = client.call(&[b("XRANGE"), b(scenario.sale_key("orders")), b("-"), b("+")]).await.map_err(io)?;
+    let Reply::Array(Some(listed)) = listed else { return Err(format!("XRANGE answered {listed:?}")) };
+    // Each entry: [id, ["order", "user:qty:request"]].
+    let record = |entry: &Reply| match entry {
+        Reply::Array(Some(parts)) => match parts.get(1) {
+            Some(Reply::Array(Some(fields))) => fields.get(1)?.as_text(),
+            _ => None,
+        },
+        _ => None,
+    };
     let mut buyers: Vec<String> =
-        listed.iter().filter_map(|o| Some(o.as_text()?.split(':').next()?.to_string())).collect();
+        listed.iter().filter_map(|o| Some(record(o)?.split(':').next()?.to_string())).collect();
     let orders = buyers.len() as i64;
     buyers.sort_unstable();
     buyers.dedup();

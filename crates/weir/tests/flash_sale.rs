@@ -90,7 +90,9 @@ fn shopper(url: Arc<RwLock<String>>, next: Arc<AtomicU64>, done: Arc<AtomicU64>)
 /// (stock left, user → orders) as the node holds them.
 fn sale_state(conn: &mut redis::Connection) -> (i64, HashMap<u64, usize>) {
     let stock: i64 = redis::cmd("GET").arg(key("stock")).query(conn).expect("GET stock");
-    let orders: Vec<String> = redis::cmd("LRANGE").arg(key("orders")).arg(0).arg(-1).query(conn).expect("LRANGE");
+    let entries: Vec<(String, Vec<String>)> =
+        redis::cmd("XRANGE").arg(key("orders")).arg("-").arg("+").query(conn).expect("XRANGE");
+    let orders: Vec<String> = entries.into_iter().map(|(_, fields)| fields[1].clone()).collect();
     let mut by_user = HashMap::new();
     for order in &orders {
         let mut fields = order.split(':');

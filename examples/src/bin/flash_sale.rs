@@ -12,7 +12,7 @@ use clap::Parser;
 use futures::StreamExt;
 use std::collections::HashMap;
 
-/// The recipe: check stock, idempotency marker (SET NX), DECRBY, RPUSH.
+/// The recipe: check stock, idempotency marker (SET NX), DECRBY, XADD.
 const SCRIPT: &str = include_str!("../../flash-sale/flash_sale.lua");
 
 #[derive(Parser)]
@@ -93,7 +93,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut conn = conn.clone();
     let left: i64 = redis::cmd("GET").arg(&sale.stock).query_async(&mut conn).await?;
-    let orders: Vec<String> = redis::cmd("LRANGE").arg(&sale.orders).arg(0).arg(-1).query_async(&mut conn).await?;
+    let entries: Vec<(String, Vec<String>)> =
+        redis::cmd("XRANGE").arg(&sale.orders).arg("-").arg("+").query_async(&mut conn).await?;
+    let orders: Vec<String> = entries.into_iter().filter_map(|(_, fields)| fields.get(1).cloned()).collect();
     let mut users: Vec<&str> = orders.iter().filter_map(|o| o.split(':').next()).collect();
     users.sort_unstable();
     users.dedup();
