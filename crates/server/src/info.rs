@@ -62,6 +62,9 @@ fn clients(node: &Node, out: &mut String) {
     line(out, "connected_clients", node.stats.connected.load(Relaxed));
     line(out, "maxclients", node.config.max_clients);
     line(out, "blocked_clients", node.stats.blocked_clients.load(Relaxed));
+    line(out, "blocked_clients_max", crate::blocking::MAX_BLOCKED * node.partitions.len());
+    line(out, "stream_pending_entries", node.partitions.iter().map(|p| p.stream_pending_entries()).sum::<u64>());
+    line(out, "stream_pending_max_per_group", weir_state::stream::group::MAX_PENDING_PER_GROUP);
 }
 
 fn persistence(node: &Node, out: &mut String) {

@@ -106,6 +106,19 @@ impl Collector for NodeCollector {
             stats.protocol_errors.load(Relaxed),
         )?;
         counter(&mut encoder, "snapshots", "Partition snapshots built.", node.groups_snapshots())?;
+        gauge(
+            &mut encoder,
+            "blocked_clients",
+            "Clients waiting in blocking pops and stream reads.",
+            stats.blocked_clients.load(Relaxed) as i64,
+        )?;
+        let pending: u64 = node.partitions.iter().map(|p| p.stream_pending_entries()).sum();
+        gauge(
+            &mut encoder,
+            "stream_pending_entries",
+            "Stream entries delivered to consumers, not acknowledged.",
+            pending as i64,
+        )?;
         let mut applied = encoder.encode_descriptor(
             "partition_applied_index",
             "Last log index applied, by partition.",

@@ -83,6 +83,8 @@ pub struct Partition {
     pub machine: SharedMachine,
     pub applied_index: Arc<AtomicU64>,
     pub key_counts: Arc<KeyCounts>,
+    /// Stream entries pending in consumer groups, as last counted.
+    stream_pending: Arc<AtomicU64>,
     queue: mpsc::Sender<(Proposal, Waiter)>,
     read_seed: Arc<AtomicU64>,
     stats: Arc<Stats>,
@@ -105,6 +107,7 @@ impl Partition {
             machine: group.machine,
             applied_index: group.applied_index,
             key_counts: group.key_counts,
+            stream_pending: Arc::new(AtomicU64::new(0)),
             queue,
             read_seed: Arc::new(AtomicU64::new(u64::from(group.partition) << 32)),
             stats: stats.clone(),
@@ -183,6 +186,16 @@ impl Partition {
             tokio::task::block_in_place(|| scripts.eval(db, &mut ctx, call))
         };
         self.with_state(Some(busy_limit), run).await.unwrap_or_else(|busy| busy)
+    }
+
+    /// Stream entries pending in consumer groups: counted now if the state
+    /// is free, else the last count (a running script or apply holds the
+    /// lock, and INFO or /metrics must not wait for it).
+    pub fn stream_pending_entries(&self) -> u64 {
+        if let Ok(machine) = self.machine.try_lock() {
+            self.stream_pending.store(machine.db.stream_pending_entries(), Ordering::Relaxed);
+        }
+        self.stream_pending.load(Ordering::Relaxed)
     }
 
     /// BUSY if a script has held this partition past `limit`; it never

@@ -285,6 +285,16 @@ impl Db {
         }
     }
 
+    /// Entries pending in every consumer group of every stream (a scan:
+    /// for INFO and /metrics, not the write path).
+    pub fn stream_pending_entries(&self) -> u64 {
+        let pending = |v: &Value| match v {
+            Value::Stream(s) => s.groups.values().map(|g| g.pel.len() as u64).sum(),
+            _ => 0,
+        };
+        self.map.values().map(|e| pending(&e.value)).sum()
+    }
+
     /// Notes that `key` received elements (for blocked clients).
     pub fn signal_ready(&mut self, key: &Bytes) {
         if self.ready.0.last() != Some(key) {

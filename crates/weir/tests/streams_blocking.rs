@@ -98,3 +98,35 @@ fn xreadgroup_block_hands_each_entry_to_one_consumer() {
     let err = waiting.join().expect("waiter").unwrap_err();
     assert_eq!(err.code(), Some("NOGROUP"), "{err}");
 }
+
+#[test]
+fn pending_entries_and_waiting_readers_are_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut conn = node.client();
+    let _: () =
+        redis::cmd("XGROUP").arg("CREATE").arg("q").arg("g").arg("$").arg("MKSTREAM").query(&mut conn).expect("group");
+    for i in 1..=3 {
+        let _: String =
+            redis::cmd("XADD").arg("q").arg(format!("{i}-1")).arg("f").arg("v").query(&mut conn).expect("xadd");
+    }
+    let _: Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("c")
+        .arg("STREAMS")
+        .arg("q")
+        .arg(">")
+        .query(&mut conn)
+        .expect("read");
+    let _: i64 = redis::cmd("XACK").arg("q").arg("g").arg("1-1").query(&mut conn).expect("ack");
+    let waiting = spawn_read(node.url(), &["XREAD", "BLOCK", "1500", "STREAMS", "q", "$"]);
+    settle();
+    let info: String = redis::cmd("INFO").query(&mut conn).expect("info");
+    assert!(info.contains("stream_pending_entries:2\r\n"), "{info}");
+    assert!(info.contains("blocked_clients:1\r\n"), "{info}");
+    let (_, metrics) = common::http(node.http, "GET", "/metrics", &[], "");
+    assert!(metrics.contains("weir_stream_pending_entries 2"), "{metrics}");
+    assert!(metrics.contains("weir_blocked_clients 1"), "{metrics}");
+    waiting.join().expect("reader");
+}
