@@ -11,8 +11,16 @@ use std::time::{Duration, Instant};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub fn weir_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_weir")
+/// The `weir` binary: Cargo's own for this package's tests; for another
+/// package's tests (the examples'), the one built in the same target folder.
+pub fn weir_bin() -> PathBuf {
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_weir") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe.parent().and_then(|deps| deps.parent()).expect("target folder").join("weir");
+    assert!(path.exists(), "{} is missing: build it first (cargo build -p weir)", path.display());
+    path
 }
 
 /// A running `weir serve`; killed on drop.
