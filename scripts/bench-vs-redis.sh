@@ -6,7 +6,8 @@
 #
 # Loads: incr, set, lpush and rpop (redis-benchmark's own tests, one hot list
 # "mylist"), and zincrby (a leaderboard: ZINCRBY on one hot key, members
-# spread over KEYS). rpop runs on a list filled beforehand, so every RPOP
+# spread over KEYS), and xadd (orders appended to one stream with
+# auto IDs). rpop runs on a list filled beforehand, so every RPOP
 # pops (a write), never an empty-list no-op.
 #
 #   scripts/bench-vs-redis.sh            # ROUNDS=3 REQUESTS=200000 KEYS=100000
@@ -19,7 +20,7 @@ ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-200000}
 KEYS=${KEYS:-100000}
 CLIENTS=${CLIENTS:-50}
-LOADS=${LOADS:-incr set lpush rpop zincrby}
+LOADS=${LOADS:-incr set lpush rpop zincrby xadd}
 WEIR=$(weir_bin)
 
 weir_port=$(start_weir weir --fsync always)
@@ -36,6 +37,7 @@ rps() {
   local n; n=$(requests "$3")
   local load=(-t "$2")
   [ "$2" = zincrby ] && load=(ZINCRBY leaderboard 1 'member:__rand_int__')
+  [ "$2" = xadd ] && load=(XADD orders '*' order 'o:__rand_int__')
   redis-benchmark -p "$1" -n "$n" -r "$KEYS" -c "$CLIENTS" -P "$3" -q "${load[@]}" 2>/dev/null |
     tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
 }
