@@ -8,6 +8,7 @@
 //! the input, replies are flushed to the socket as they accumulate, and a
 //! client that stops reading is disconnected.
 
+use crate::commands::Resolved;
 use crate::dispatch::{needs_barrier, Reply};
 use crate::node::Node;
 use crate::session::{ClientEntry, Session};
@@ -17,8 +18,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tokio_util::codec::Decoder;
 use weir_protocol::{encode, Frame, Limits, RequestDecoder};
 
@@ -32,6 +34,9 @@ struct Pending {
     command: Option<usize>,
     started: Instant,
     reply: Reply,
+    /// A blocking call (BLPOP, XREAD BLOCK...): while it waits, a hang-up
+    /// ends the connection, so its parked command never runs for nobody.
+    blocking: bool,
 }
 
 struct Conn<'a> {
@@ -40,11 +45,14 @@ struct Conn<'a> {
     pending: VecDeque<Pending>,
     out: BytesMut,
     writer: OwnedWriteHalf,
+    reader: OwnedReadHalf,
+    /// Bytes read but not yet decoded.
+    input: BytesMut,
 }
 
 pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
     let needs_auth = node.config.requirepass.is_some();
     let mut decoder = RequestDecoder::new(if needs_auth { Limits::unauthenticated() } else { limits(node) });
     let mut conn = Conn {
@@ -53,10 +61,11 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
         pending: VecDeque::new(),
         out: BytesMut::with_capacity(READ_CHUNK),
         writer,
+        reader,
+        input: BytesMut::with_capacity(READ_CHUNK),
     };
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        match conn.run_buffered(&mut decoder, &mut input).await {
+        match conn.run_buffered(&mut decoder).await {
             Ok(true) => {}
             Ok(false) => break,
             Err(reason) => {
@@ -64,12 +73,8 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
                 break;
             }
         }
-        if input.capacity() - input.len() < READ_CHUNK {
-            input.reserve(READ_CHUNK);
-        }
-        match reader.read_buf(&mut input).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        if !conn.read_more().await {
+            break;
         }
     }
 }
@@ -86,9 +91,9 @@ fn limits(node: &Node) -> Limits {
 impl Conn<'_> {
     /// Executes every complete command in `input`, then flushes the replies.
     /// Returns false when the connection must close.
-    async fn run_buffered(&mut self, decoder: &mut RequestDecoder, input: &mut BytesMut) -> Result<bool, String> {
+    async fn run_buffered(&mut self, decoder: &mut RequestDecoder) -> Result<bool, String> {
         loop {
-            match decoder.decode(input) {
+            match decoder.decode(&mut self.input) {
                 Ok(Some(args)) => {
                     let was_authenticated = self.session.authenticated;
                     self.run_one(args).await?;
@@ -121,11 +126,13 @@ impl Conn<'_> {
         if needs_barrier(&self.session, resolved) {
             self.drain().await?;
         }
+        let blocking = self.session.multi.is_none()
+            && matches!(resolved, Some(Resolved::Data(spec, _)) if spec.block_timeout(&args).is_some());
         let started = Instant::now();
         let (command, reply) = self.node.execute(&mut self.session, resolved, args).await;
         match reply {
             Reply::Now(frame) if self.pending.is_empty() => self.emit(command, started, &frame)?,
-            reply => self.pending.push_back(Pending { command, started, reply }),
+            reply => self.pending.push_back(Pending { command, started, reply, blocking }),
         }
         if self.pending.len() >= MAX_PENDING {
             self.drain().await?;
@@ -141,7 +148,8 @@ impl Conn<'_> {
         while let Some(pending) = self.pending.pop_front() {
             let frame = match pending.reply {
                 Reply::Now(frame) => frame,
-                Reply::Later(rx) => rx.await.unwrap_or_else(|_| Frame::error("ERR the write was abandoned")),
+                Reply::Later(rx) if pending.blocking => self.await_watching(rx).await?,
+                Reply::Later(rx) => rx.await.unwrap_or_else(|_| abandoned()),
             };
             self.emit(pending.command, pending.started, &frame)?;
             if self.out.len() >= FLUSH_BYTES {
@@ -159,6 +167,35 @@ impl Conn<'_> {
             return Err(format!("output buffer over {} bytes", self.node.config.max_output_buffer));
         }
         Ok(())
+    }
+
+    /// Reads more input; false once the client has gone.
+    async fn read_more(&mut self) -> bool {
+        if self.input.capacity() - self.input.len() < READ_CHUNK {
+            self.input.reserve(READ_CHUNK);
+        }
+        matches!(self.reader.read_buf(&mut self.input).await, Ok(n) if n > 0)
+    }
+
+    /// Awaits a blocking call's reply while watching the socket: a client
+    /// that hangs up meanwhile is gone at once (as Redis frees it), and
+    /// dropping its receiver keeps the writer from running its parked
+    /// command. Bytes that arrive meanwhile wait in `input`, within the
+    /// query-buffer bound.
+    async fn await_watching(&mut self, mut rx: oneshot::Receiver<Frame>) -> Result<Frame, String> {
+        loop {
+            let room = self.input.len() < self.node.config.max_query_buffer;
+            if room && self.input.capacity() - self.input.len() < READ_CHUNK {
+                self.input.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                reply = &mut rx => return Ok(reply.unwrap_or_else(|_| abandoned())),
+                read = self.reader.read_buf(&mut self.input), if room => match read {
+                    Ok(0) | Err(_) => return Err("client left while blocked".into()),
+                    Ok(_) => {}
+                },
+            }
+        }
     }
 
     async fn flush(&mut self) -> Result<(), String> {
@@ -183,4 +220,8 @@ impl Conn<'_> {
         }
         Ok(())
     }
+}
+
+fn abandoned() -> Frame {
+    Frame::error("ERR the write was abandoned")
 }
