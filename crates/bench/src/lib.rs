@@ -9,7 +9,7 @@
 //! - [`report`], [`export`], [`html`], [`progress`], [`compare`]: the
 //!   figures (ART, T, L, TR, percentiles, Little's law) and their outputs.
 
-pub mod client;
+pub use weir_client as client;
 pub mod compare;
 pub mod export;
 pub mod html;
@@ -44,6 +44,19 @@ pub enum BenchError {
     Io(String),
     #[error("protocol error: {0}")]
     Protocol(String),
+}
+
+impl From<weir_client::ClientError> for BenchError {
+    fn from(e: weir_client::ClientError) -> BenchError {
+        use weir_client::ClientError as C;
+        match e {
+            C::Usage(m) => BenchError::Usage(m),
+            C::Connect(m) => BenchError::Connect(m),
+            C::Auth(m) => BenchError::Auth(m),
+            C::Io(m) => BenchError::Io(m),
+            C::Protocol(m) => BenchError::Protocol(m),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -250,7 +250,7 @@ impl Scenario {
             Kind::Trades => self.setup_trades(client).await,
             Kind::FlashSale => {
                 client.call(&[b("SET"), b(self.sale_key("stock")), b(self.stock.to_string())]).await?;
-                client.call(&[b("DEL"), b(self.sale_key("orders"))]).await.map(|_| ())
+                client.call(&[b("DEL"), b(self.sale_key("orders"))]).await.map(|_| ()).map_err(BenchError::from)
             }
             _ => Ok(()),
         }
@@ -321,7 +321,6 @@ impl Scenario {
 pub async fn verify(scenario: &Scenario, client: &mut Client) -> Result<String, String> {
     let l = &scenario.ledger;
     let acked = l.acked.load(Relaxed);
-    let io = |e: BenchError| e.to_string();
     match scenario.kind {
         Kind::Likes => {
             let total = sum_over(client, scenario, |k| vec![b("GET"), b(format!("{}:likes:{k}", scenario.prefix))])
@@ -367,7 +366,6 @@ pub async fn verify(scenario: &Scenario, client: &mut Client) -> Result<String, 
 
 async fn verify_flash(scenario: &Scenario, client: &mut Client) -> Result<String, String> {
     let l = &scenario.ledger;
-    let io = |e: BenchError| e.to_string();
     let left = client.call(&[b("GET"), b(scenario.sale_key("stock"))]).await.map_err(io)?.as_int().unwrap_or(0);
     let listed = client.call(&[b("XRANGE"), b(scenario.sale_key("orders")), b("-"), b("+")]).await.map_err(io)?;
     let Reply::Array(Some(listed)) = listed else { return Err(format!("XRANGE answered {listed:?}")) };
@@ -437,4 +435,9 @@ async fn sum_over(
         start = end;
     }
     Ok(total)
+}
+
+/// Any error as the verdict's text.
+fn io(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }

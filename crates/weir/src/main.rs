@@ -2,6 +2,7 @@
 //! (`anyhow` lives here and nowhere else).
 
 mod serve;
+mod sink;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,12 +20,25 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Drive a load against weir or any other RESP server and report ART, T, L and TR.
     Bench(weir_bench::BenchArgs),
+    /// Drain weir into another store: `weir sink postgres`.
+    Sink(sink::SinkArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench(args) => run_bench(args),
+        Command::Sink(args) => {
+            init_logging();
+            match sink::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(args) => {
             init_logging();
             match serve::run(args) {

@@ -1,12 +1,24 @@
-//! A minimal RESP2 client for the hot path: commands are encoded once into a
-//! buffer, a whole pipeline goes out in one write, and replies are parsed in
-//! place. Replies are bounded (a load generator should never be made to
-//! allocate without limit by a server).
-
-use crate::BenchError;
+//! A minimal RESP2 client for weir's own tools (`weir bench`, `weir sink`):
+//! commands are encoded once into a buffer, a whole pipeline goes out in one
+//! write, and replies are parsed in place. Replies are bounded (a tool
+//! should never be made to allocate without limit by a server).
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot connect to {0}")]
+    Connect(String),
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("connection error: {0}")]
+    Io(String),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
 
 /// Replies larger than this are refused.
 const MAX_REPLY_BYTES: usize = 64 << 20;
@@ -52,8 +64,8 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn parse(url: &str) -> Result<Target, BenchError> {
-        let bad = || BenchError::Usage(format!("bad --url {url:?}: expected redis://[:password@]host:port"));
+    pub fn parse(url: &str) -> Result<Target, ClientError> {
+        let bad = || ClientError::Usage(format!("bad --url {url:?}: expected redis://[:password@]host:port"));
         let rest = url.strip_prefix("redis://").ok_or_else(bad)?;
         let (auth, host) = match rest.rsplit_once('@') {
             Some((auth, host)) => (Some(auth), host),
@@ -86,12 +98,12 @@ pub struct Client {
 
 impl Client {
     /// Connects and authenticates.
-    pub async fn connect(target: &Target) -> Result<Client, BenchError> {
+    pub async fn connect(target: &Target) -> Result<Client, ClientError> {
         let connect = TcpStream::connect(&target.addr);
         let stream = tokio::time::timeout(std::time::Duration::from_secs(5), connect)
             .await
-            .map_err(|_| BenchError::Connect(format!("{}: timed out", target.addr)))?
-            .map_err(|e| BenchError::Connect(format!("{}: {e}", target.addr)))?;
+            .map_err(|_| ClientError::Connect(format!("{}: timed out", target.addr)))?
+            .map_err(|e| ClientError::Connect(format!("{}: {e}", target.addr)))?;
         let _ = stream.set_nodelay(true);
         let mut client = Client { stream, input: BytesMut::with_capacity(64 * 1024) };
         if let Some(password) = &target.password {
@@ -101,51 +113,51 @@ impl Client {
             }
             args.push(password.as_bytes().to_vec());
             if let Reply::Error(e) = client.call(&args).await? {
-                return Err(BenchError::Auth(e));
+                return Err(ClientError::Auth(e));
             }
         }
         Ok(client)
     }
 
     /// One command, one reply.
-    pub async fn call(&mut self, args: &[Vec<u8>]) -> Result<Reply, BenchError> {
+    pub async fn call(&mut self, args: &[Vec<u8>]) -> Result<Reply, ClientError> {
         let mut out = Vec::new();
         encode(&mut out, args);
         self.send(&out).await?;
         self.read_reply().await
     }
 
-    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), BenchError> {
-        self.stream.write_all(bytes).await.map_err(|e| BenchError::Io(e.to_string()))
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.stream.write_all(bytes).await.map_err(|e| ClientError::Io(e.to_string()))
     }
 
-    pub async fn read_reply(&mut self) -> Result<Reply, BenchError> {
+    pub async fn read_reply(&mut self) -> Result<Reply, ClientError> {
         loop {
             if let Some((reply, len)) = parse(&self.input)? {
                 self.input.advance(len);
                 return Ok(reply);
             }
             if self.input.len() > MAX_REPLY_BYTES {
-                return Err(BenchError::Protocol("reply too large".into()));
+                return Err(ClientError::Protocol("reply too large".into()));
             }
             self.input.reserve(16 * 1024);
-            let n = self.stream.read_buf(&mut self.input).await.map_err(|e| BenchError::Io(e.to_string()))?;
+            let n = self.stream.read_buf(&mut self.input).await.map_err(|e| ClientError::Io(e.to_string()))?;
             if n == 0 {
-                return Err(BenchError::Io("connection closed by the server".into()));
+                return Err(ClientError::Io("connection closed by the server".into()));
             }
         }
     }
 }
 
 /// Parses one reply at the start of `data`: `None` if incomplete.
-pub fn parse(data: &[u8]) -> Result<Option<(Reply, usize)>, BenchError> {
+pub fn parse(data: &[u8]) -> Result<Option<(Reply, usize)>, ClientError> {
     let Some(end) = data.iter().position(|&c| c == b'\n') else { return Ok(None) };
     if end == 0 || data[end - 1] != b'\r' {
-        return Err(BenchError::Protocol("reply line without CRLF".into()));
+        return Err(ClientError::Protocol("reply line without CRLF".into()));
     }
     let line = &data[1..end - 1];
     let after = end + 1;
-    let bad = || BenchError::Protocol(format!("bad reply line {:?}", String::from_utf8_lossy(line)));
+    let bad = || ClientError::Protocol(format!("bad reply line {:?}", String::from_utf8_lossy(line)));
     let text = || String::from_utf8_lossy(line).into_owned();
     match data.first() {
         Some(b'+') => Ok(Some((Reply::Status(text()), after))),
