@@ -126,6 +126,7 @@ impl Node {
                 transaction::run(self, session, command, args).await
             }
             C::Script => self.script_command(args),
+            C::Changes => commands::changes::run(self, args).await,
             C::Eval | C::EvalSha | C::EvalRo | C::EvalShaRo => {
                 Frame::error("ERR internal: EVAL reached the wrong path")
             }

@@ -23,6 +23,36 @@ pub const MAX_BATCH: usize = 10_000;
 pub struct SinkConfig {
     #[serde(default)]
     pub streams: Vec<StreamTable>,
+    /// At most one: a sink pushes every key in weir's changed-keys feed.
+    #[serde(default)]
+    pub counters: Vec<Counters>,
+}
+
+/// Counters and hashes whose keys match `pattern`, written behind to one
+/// table (key, latest value) at most every `interval_ms`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counters {
+    pub pattern: String,
+    pub table: String,
+    #[serde(default = "default_key_column")]
+    pub key_column: String,
+    #[serde(default = "default_value_column")]
+    pub value_column: String,
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+}
+
+fn default_key_column() -> String {
+    "key".into()
+}
+fn default_value_column() -> String {
+    "value".into()
+}
+fn default_interval_ms() -> u64 {
+    100
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -69,8 +99,21 @@ fn identifier(name: &str) -> Result<(), SinkError> {
 impl SinkConfig {
     pub fn parse(text: &str) -> Result<SinkConfig, SinkError> {
         let config: SinkConfig = toml::from_str(text).map_err(|e| SinkError::Config(e.to_string()))?;
-        if config.streams.is_empty() {
-            return Err(SinkError::Config("no [[streams]] to drain".into()));
+        if config.streams.is_empty() && config.counters.is_empty() {
+            return Err(SinkError::Config("nothing to sink: no [[streams]] and no [[counters]]".into()));
+        }
+        if config.counters.len() > 1 {
+            return Err(SinkError::Config(
+                "at most one [[counters]] section (it takes the whole changed-keys feed)".into(),
+            ));
+        }
+        for c in &config.counters {
+            identifier(&c.table)?;
+            identifier(&c.key_column)?;
+            identifier(&c.value_column)?;
+            if c.batch == 0 || c.batch > MAX_BATCH {
+                return Err(SinkError::Config(format!("batch must be 1..={MAX_BATCH}")));
+            }
         }
         for s in &config.streams {
             identifier(&s.table)?;

@@ -5,6 +5,8 @@
 //! - [`config`]: the TOML mapping (stream → table, field → column).
 //! - [`stream_table`]: one stream drained into one table through a
 //!   consumer group.
+//! - [`counters`]: counters and hashes written behind to one table from
+//!   weir's changed-keys feed.
 //!
 //! Invariant (exactly one row per entry): a batch is inserted with
 //! `ON CONFLICT (<id column>) DO NOTHING` keyed by the stream ID and
@@ -13,9 +15,10 @@
 //! first) and their rows are not inserted twice.
 
 pub mod config;
+pub mod counters;
 pub mod stream_table;
 
-pub use config::{SinkConfig, StreamTable};
+pub use config::{Counters, SinkConfig, StreamTable};
 
 /// Parses `redis://[:password@]host:port`.
 pub fn client_target(url: &str) -> Result<weir_client::Target, SinkError> {

@@ -53,6 +53,10 @@ pub struct Db {
     /// Keys pushed to by the batch being applied (lists, sorted sets): the
     /// partition writer wakes clients blocked on them. Not state.
     pub(crate) ready: Signals,
+    /// Patterns of keys whose writes feed `changed` ([`crate::changes`]).
+    pub(crate) tracked: Vec<Bytes>,
+    /// Tracked keys written since the sink last acknowledged them.
+    pub(crate) changed: BTreeSet<Box<[u8]>>,
 }
 
 /// Wake-up signals: a side output of applying a batch, cleared by the
@@ -321,10 +325,16 @@ impl Db {
         if ctx.mode == Mode::Read && spec.access == crate::Access::Write {
             return Frame::error("ERR internal: a write reached the read path");
         }
-        match spec.handler {
-            Some(handler) => handler(self, ctx, args),
-            None => Frame::error("ERR unknown command"),
+        let Some(handler) = spec.handler else { return Frame::error("ERR unknown command") };
+        let reply = handler(self, ctx, args);
+        // The feed's own acknowledgement changes nothing the sink pushes.
+        let feeds = spec.access == crate::Access::Write && spec.name != "weir.changes.ack";
+        if feeds && !self.tracked.is_empty() && !reply.is_error() {
+            for i in spec.key_indexes(args) {
+                self.note_change(&args[i]);
+            }
         }
+        reply
     }
 
     /// SCAN over this partition. The cursor is the next 48-bit hash.

@@ -9,12 +9,14 @@
 //! - [`zset`], [`stream`]: the sorted-set and stream structures.
 //! - [`batch`]: the log entry payload and its application.
 //! - [`snapshot`]: the state as bytes.
+//! - [`changes`]: the changed-keys feed for write-behind sinks.
 //!
 //! Invariant: a `Db` changes only through `apply_batch`, deterministically
 //! from the batch's bytes (clock and seed included), so replaying a log or
 //! loading a snapshot and replaying gives the same state on every node.
 
 pub mod batch;
+pub mod changes;
 pub mod cmd;
 pub mod db;
 pub mod glob;

@@ -82,6 +82,16 @@ impl Db {
                 }
             }
         }
+        if !self.tracked.is_empty() || !self.changed.is_empty() {
+            out.put_u64_le(self.tracked.len() as u64);
+            for pattern in &self.tracked {
+                put_bytes(out, pattern);
+            }
+            out.put_u64_le(self.changed.len() as u64);
+            for key in &self.changed {
+                put_bytes(out, key);
+            }
+        }
     }
 
     pub fn read_snapshot(data: &[u8]) -> Result<Db, SnapshotError> {
@@ -101,6 +111,17 @@ impl Db {
                 db.expiring.insert((expire_at, stored.clone()));
             }
             db.map.insert(stored, Entry { value, expire_at, version });
+        }
+        // The changed-keys feed (absent from snapshots written before it).
+        if r.pos != data.len() {
+            let patterns = r.count(4)?;
+            for _ in 0..patterns {
+                db.tracked.push(r.bytes()?);
+            }
+            let changed = r.count(4)?;
+            for _ in 0..changed {
+                db.changed.insert(Box::from(r.slice()?));
+            }
         }
         if r.pos != data.len() {
             return Err(SnapshotError("trailing bytes"));

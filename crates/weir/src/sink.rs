@@ -66,6 +66,17 @@ pub fn run(args: SinkArgs) -> anyhow::Result<()> {
                 result
             }));
         }
+        for counters in config.counters {
+            let (pg, target, stats) = (pg.clone(), target.clone(), Arc::new(weir_sink::stream_table::Stats::default()));
+            let name = format!("counters {}", counters.pattern);
+            let reporter = report(name.clone(), stats.clone(), Duration::from_millis(args.report_ms.max(100)));
+            tasks.push(tokio::spawn(async move {
+                let result = weir_sink::counters::run(&target, &pg, &counters, idle_exit, &stats).await;
+                reporter.abort();
+                log_stats(&name, &stats);
+                result
+            }));
+        }
         for task in tasks {
             task.await.context("sink task")??;
         }

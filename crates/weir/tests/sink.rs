@@ -73,3 +73,68 @@ fn two_hundred_thousand_orders_sink_exactly_once_despite_two_kills() {
     assert!(format!("{pending:?}").starts_with("array([int(0)"), "nothing left pending: {pending:?}");
     eprintln!("{ORDERS} orders sunk in {:.1?} with two kills", started.elapsed());
 }
+
+/// The `likes` load (1M INCR on 10k Zipf keys) with the counter sink at
+/// 100 ms: PostgreSQL ends equal to the store, in far fewer statements.
+#[test]
+fn likes_counters_converge_with_at_least_100_writes_per_statement() {
+    const WRITES: u64 = 1_000_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let pg = common::postgres::start_postgres();
+    let mut conn = node.client();
+    // Tracking starts before the load, as a deployment would configure it.
+    let _: i64 = redis::cmd("CHANGES").arg("TRACK").arg("*:likes:*").query(&mut conn).expect("track");
+    let config = dir.path().join("sink.toml");
+    std::fs::write(
+        &config,
+        "[[counters]]\npattern = \"*:likes:*\"\ntable = \"likes\"\ninterval_ms = 100\nbatch = 10000\n",
+    )
+    .expect("config");
+    let sink = Command::new(common::weir_bin())
+        .args(["sink", "postgres", "--url", &node.url(), "--postgres", &pg.conn_string(), "--idle-exit-ms", "3000"])
+        .arg("--config")
+        .arg(&config)
+        .env("WEIR_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn weir sink");
+    let bench = Command::new(common::weir_bin())
+        .args(["bench", "--url", &node.url(), "--scenario", "likes", "--keys", "10000", "--dist", "zipf:0.99"])
+        .args(["--requests", &WRITES.to_string(), "--clients", "50", "--pipeline", "16", "--warmup", "0s"])
+        .output()
+        .expect("weir bench");
+    assert!(bench.status.success(), "bench failed: {}", String::from_utf8_lossy(&bench.stderr));
+    let output = sink.wait_with_output().expect("the sink exits once idle");
+    assert!(output.status.success(), "sink failed: {}", String::from_utf8_lossy(&output.stderr));
+    // The store, key by key, against the table.
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*:likes:*").query(&mut conn).expect("keys");
+    let mut pipe = redis::pipe();
+    for key in &keys {
+        pipe.get(key);
+    }
+    let values: Vec<String> = pipe.query(&mut conn).expect("values");
+    let store: std::collections::BTreeMap<String, String> = keys.into_iter().zip(values).collect();
+    let table: std::collections::BTreeMap<String, String> = pg
+        .query("SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM likes")
+        .split(',')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    assert_eq!(table.len(), store.len());
+    assert!(table == store, "PostgreSQL differs from the store");
+    let total: u64 = store.values().map(|v| v.parse::<u64>().expect("a counter")).sum();
+    assert_eq!(total, WRITES);
+    let log = String::from_utf8_lossy(&output.stderr);
+    let statements: u64 = log
+        .lines()
+        .rev()
+        .find_map(|l| l.split("statements=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .expect("the sink logs its statements");
+    let ratio = WRITES as f64 / statements as f64;
+    eprintln!(
+        "{WRITES} INCR on {} keys -> {statements} statements: {ratio:.0} client writes per statement",
+        store.len()
+    );
+    assert!(ratio >= 100.0, "{ratio:.1} writes per statement");
+}

@@ -4,6 +4,7 @@
 //! Data commands (GET, HSET, ...) are described and executed by `weir-state`;
 //! this table uses the same `CommandSpec` so COMMAND and INFO see one list.
 
+pub mod changes;
 pub mod client;
 pub mod connection;
 pub mod introspection;
@@ -44,6 +45,7 @@ pub enum ServerCommand {
     EvalRo,
     EvalShaRo,
     Script,
+    Changes,
 }
 
 const fn spec(
@@ -88,7 +90,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 28] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 29] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -179,6 +181,17 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 28] = [
             NONE,
             "scripting",
             "A container for Lua scripts management commands.",
+        ),
+    ),
+    (
+        ServerCommand::Changes,
+        spec(
+            "changes",
+            -2,
+            &["admin"],
+            NONE,
+            "weir",
+            "The changed-keys feed for write-behind sinks (TRACK, PARTITIONS, FETCH, PENDING).",
         ),
     ),
 ];
