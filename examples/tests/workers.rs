@@ -52,21 +52,8 @@ fn four_workers_process_every_order_despite_a_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);
     let mut conn = node.client();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("orders")
-        .arg("workers")
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .expect("group");
-    for chunk in (0..ORDERS).collect::<Vec<_>>().chunks(1000) {
-        let mut pipe = redis::pipe();
-        for i in chunk {
-            pipe.cmd("XADD").arg("orders").arg("*").arg("order").arg(format!("o{i}")).ignore();
-        }
-        let _: () = pipe.query(&mut conn).expect("XADD");
-    }
+    common::create_group(&mut conn, "orders", "workers");
+    common::add_orders(&mut conn, "orders", ORDERS, |_| Vec::new());
     let url = node.url();
     let mut workers: Vec<Child> = (0..WORKERS).map(|i| worker(&url, i)).collect();
     let started = Instant::now();
@@ -128,14 +115,7 @@ fn an_entry_delivered_too_often_goes_to_the_dead_letter_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);
     let mut conn = node.client();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("orders")
-        .arg("workers")
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .expect("group");
+    common::create_group(&mut conn, "orders", "workers");
     let poison: String =
         redis::cmd("XADD").arg("orders").arg("*").arg("order").arg("poison").query(&mut conn).expect("xadd");
     let _: redis::Value = redis::cmd("XREADGROUP")

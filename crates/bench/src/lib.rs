@@ -34,29 +34,14 @@ pub const MIN_COMPARE_ROUNDS: usize = 3;
 pub enum BenchError {
     #[error("{0}")]
     Usage(String),
-    #[error("cannot connect to {0}")]
-    Connect(String),
-    #[error("authentication failed: {0}")]
-    Auth(String),
     #[error("{0}")]
     Unsupported(String),
-    #[error("connection error: {0}")]
+    /// Writing a report failed.
+    #[error("{0}")]
     Io(String),
-    #[error("protocol error: {0}")]
-    Protocol(String),
-}
-
-impl From<weir_client::ClientError> for BenchError {
-    fn from(e: weir_client::ClientError) -> BenchError {
-        use weir_client::ClientError as C;
-        match e {
-            C::Usage(m) => BenchError::Usage(m),
-            C::Connect(m) => BenchError::Connect(m),
-            C::Auth(m) => BenchError::Auth(m),
-            C::Io(m) => BenchError::Io(m),
-            C::Protocol(m) => BenchError::Protocol(m),
-        }
-    }
+    /// Talking to the server failed (connect, auth, I/O, protocol).
+    #[error(transparent)]
+    Client(#[from] weir_client::ClientError),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -143,9 +128,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 impl BenchError {
     pub fn kind(&self) -> String {
+        use weir_client::ClientError as C;
         match self {
-            BenchError::Io(_) => "IO".into(),
-            BenchError::Protocol(_) => "PROTOCOL".into(),
+            BenchError::Io(_) | BenchError::Client(C::Io(_)) => "IO".into(),
+            BenchError::Client(C::Protocol(_)) => "PROTOCOL".into(),
             _ => "OTHER".into(),
         }
     }

@@ -28,27 +28,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench(args) => run_bench(args),
-        Command::Sink(args) => {
-            init_logging();
-            match sink::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Serve(args) => {
-            init_logging();
-            match serve::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Sink(args) => logged(|| sink::run(args)),
+        Command::Serve(args) => logged(|| serve::run(args)),
+    }
+}
+
+/// Runs a long-lived command with logging; its error, logged and printed,
+/// becomes the exit code.
+fn logged(run: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    init_logging();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -43,13 +43,7 @@ fn two_hundred_thousand_orders_sink_exactly_once_despite_two_kills() {
     let node = common::start_weir(dir.path(), &[]);
     let pg = common::postgres::start_postgres();
     let mut conn = node.client();
-    for chunk in (0..ORDERS).collect::<Vec<_>>().chunks(1000) {
-        let mut pipe = redis::pipe();
-        for i in chunk {
-            pipe.cmd("XADD").arg("orders").arg("*").arg("order").arg(format!("o{i}")).arg("sku").arg(i % 97).ignore();
-        }
-        let _: () = pipe.query(&mut conn).expect("XADD");
-    }
+    common::add_orders(&mut conn, "orders", ORDERS, |i| vec![("sku".into(), (i % 97).to_string())]);
     let config = dir.path().join("sink.toml");
     std::fs::write(
         &config,

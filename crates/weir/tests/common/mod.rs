@@ -225,3 +225,36 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
+
+/// XGROUP CREATE `stream` `group` 0 MKSTREAM.
+pub fn create_group(conn: &mut redis::Connection, stream: &str, group: &str) {
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(conn)
+        .expect("XGROUP CREATE");
+}
+
+/// XADDs `count` orders (field `order` = `o<i>`, plus `fields(i)`),
+/// pipelined a thousand at a time.
+pub fn add_orders(
+    conn: &mut redis::Connection,
+    stream: &str,
+    count: usize,
+    fields: impl Fn(usize) -> Vec<(String, String)>,
+) {
+    for chunk in (0..count).collect::<Vec<_>>().chunks(1000) {
+        let mut pipe = redis::pipe();
+        for &i in chunk {
+            let cmd = pipe.cmd("XADD").arg(stream).arg("*").arg("order").arg(format!("o{i}"));
+            for (field, value) in fields(i) {
+                cmd.arg(field).arg(value);
+            }
+            cmd.ignore();
+        }
+        let _: () = pipe.query(conn).expect("XADD");
+    }
+}
