@@ -6,24 +6,9 @@ mod common;
 
 use redis::Value;
 
-fn run(conn: &mut redis::Connection, commands: &[Vec<&str>]) -> Vec<String> {
-    commands
-        .iter()
-        .map(|args| {
-            let mut cmd = redis::cmd(args[0]);
-            for a in &args[1..] {
-                cmd.arg(*a);
-            }
-            match cmd.query::<Value>(conn) {
-                Ok(v) => format!("{args:?} -> {v:?}"),
-                Err(e) => format!("{args:?} -> error {e}"),
-            }
-        })
-        .collect()
-}
-
-fn split(line: &str) -> Vec<&str> {
-    line.split_whitespace().collect()
+/// Replies as they are.
+fn same(v: Value) -> Value {
+    v
 }
 
 const SEQUENCE: &[&str] = &[
@@ -118,9 +103,8 @@ fn stream_replies_match_redis_server() {
     let redis = common::start_redis(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);
-    let commands: Vec<Vec<&str>> = SEQUENCE.iter().map(|l| split(l)).collect();
-    let want = run(&mut redis.client(), &commands);
-    let got = run(&mut node.client(), &commands);
+    let want = common::replies(&mut redis.client(), SEQUENCE, same);
+    let got = common::replies(&mut node.client(), SEQUENCE, same);
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(g, w);
     }
@@ -132,18 +116,20 @@ fn approximate_trims_match_redis_server() {
     let redis = common::start_redis(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);
-    let mut commands: Vec<Vec<String>> = Vec::new();
-    for i in 1..=450 {
-        commands.push(vec!["XADD".into(), "t".into(), format!("{i}-0"), "f".into(), "v".into()]);
+    let mut commands: Vec<String> = (1..=450).map(|i| format!("XADD t {i}-0 f v")).collect();
+    for line in [
+        "XTRIM t MAXLEN ~ 120",
+        "XLEN t",
+        "XTRIM t MINID ~ 390",
+        "XLEN t",
+        "XTRIM t MAXLEN ~ 0 LIMIT 100",
+        "XADD t MAXLEN ~ 10 451-0 f v",
+        "XRANGE t - + COUNT 1",
+    ] {
+        commands.push(line.to_string());
     }
-    for line in ["XTRIM t MAXLEN ~ 120", "XLEN t", "XTRIM t MINID ~ 390", "XLEN t", "XTRIM t MAXLEN ~ 0 LIMIT 100"] {
-        commands.push(split(line).into_iter().map(String::from).collect());
-    }
-    commands.push(split("XADD t MAXLEN ~ 10 451-0 f v").into_iter().map(String::from).collect());
-    commands.push(split("XRANGE t - + COUNT 1").into_iter().map(String::from).collect());
-    let refs: Vec<Vec<&str>> = commands.iter().map(|c| c.iter().map(String::as_str).collect()).collect();
-    let want = run(&mut redis.client(), &refs);
-    let got = run(&mut node.client(), &refs);
+    let want = common::replies(&mut redis.client(), &commands, same);
+    let got = common::replies(&mut node.client(), &commands, same);
     assert_eq!(got[450..], want[450..]);
 }
 
@@ -180,7 +166,7 @@ fn auto_ids_grow_and_streams_survive_restart() {
 /// XPENDING's extended form reports idle times, which differ between two
 /// servers: zeroed before comparing.
 fn mask_idle(line: String) -> String {
-    if !line.starts_with("[\"XPENDING\"") || line.contains("NOGROUP") {
+    if !line.starts_with("XPENDING") || line.contains("NOGROUP") {
         return line;
     }
     let mut out = String::new();
@@ -278,9 +264,8 @@ fn consumer_group_replies_match_redis_server() {
     let redis = common::start_redis(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);
-    let commands: Vec<Vec<&str>> = GROUPS.iter().map(|l| split(l)).collect();
-    let want: Vec<String> = run(&mut redis.client(), &commands).into_iter().map(mask_idle).collect();
-    let got: Vec<String> = run(&mut node.client(), &commands).into_iter().map(mask_idle).collect();
+    let want: Vec<String> = common::replies(&mut redis.client(), GROUPS, same).into_iter().map(mask_idle).collect();
+    let got: Vec<String> = common::replies(&mut node.client(), GROUPS, same).into_iter().map(mask_idle).collect();
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(g, w);
     }
@@ -288,9 +273,9 @@ fn consumer_group_replies_match_redis_server() {
     let resp3 = |url: String| {
         redis::Client::open(format!("{url}/?protocol=resp3")).expect("url").get_connection().expect("connect")
     };
-    let read = split("XREAD COUNT 2 STREAMS s 0");
-    let want = run(&mut resp3(redis.url()), std::slice::from_ref(&read));
-    let got = run(&mut resp3(node.url()), &[read]);
+    let read = ["XREAD COUNT 2 STREAMS s 0"];
+    let want = common::replies(&mut resp3(redis.url()), &read, same);
+    let got = common::replies(&mut resp3(node.url()), &read, same);
     assert_eq!(got, want);
     assert!(got[0].contains("map("), "{}", got[0]);
 }

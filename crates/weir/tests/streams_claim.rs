@@ -44,23 +44,6 @@ fn normalize(v: Value) -> Value {
     }
 }
 
-fn run(conn: &mut redis::Connection, lines: &[&str]) -> Vec<String> {
-    lines
-        .iter()
-        .map(|line| {
-            let args: Vec<&str> = line.split_whitespace().collect();
-            let mut cmd = redis::cmd(args[0]);
-            for a in &args[1..] {
-                cmd.arg(*a);
-            }
-            match cmd.query::<Value>(conn) {
-                Ok(v) => format!("{line} -> {:?}", normalize(v)),
-                Err(e) => format!("{line} -> error {e}"),
-            }
-        })
-        .collect()
-}
-
 const SEQUENCE: &[&str] = &[
     "XGROUP CREATE s g 0 MKSTREAM",
     "XADD s 1-1 a 1",
@@ -132,8 +115,8 @@ fn claims_and_info_match_redis_server() {
     let redis = common::start_redis(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);
-    let want = run(&mut redis.client(), SEQUENCE);
-    let got = run(&mut node.client(), SEQUENCE);
+    let want = common::replies(&mut redis.client(), SEQUENCE, normalize);
+    let got = common::replies(&mut node.client(), SEQUENCE, normalize);
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(g, w);
     }

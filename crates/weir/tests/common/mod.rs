@@ -258,3 +258,28 @@ pub fn add_orders(
         let _: () = pipe.query(conn).expect("XADD");
     }
 }
+
+/// Runs space-separated command lines in order and renders each reply
+/// (passed through `normalize`) as `line -> reply`, for comparing two
+/// servers reply for reply.
+pub fn replies(
+    conn: &mut redis::Connection,
+    lines: &[impl AsRef<str>],
+    normalize: impl Fn(redis::Value) -> redis::Value,
+) -> Vec<String> {
+    lines
+        .iter()
+        .map(|line| {
+            let line = line.as_ref();
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let mut cmd = redis::cmd(args[0]);
+            for a in &args[1..] {
+                cmd.arg(*a);
+            }
+            match cmd.query::<redis::Value>(conn) {
+                Ok(v) => format!("{line} -> {:?}", normalize(v)),
+                Err(e) => format!("{line} -> error {e}"),
+            }
+        })
+        .collect()
+}
