@@ -138,20 +138,30 @@ impl Writer {
                 return;
             }
         }
+        // Most batches close no segment: skip the release bookkeeping (a
+        // lock and a map copy) and the directory fsync unless there is a
+        // closed segment that might go.
+        if self.closed.is_empty() {
+            return self.shared.stats.segments.store(1, Relaxed);
+        }
         let released: HashMap<u32, u64> = self.shared.released.lock().map(|r| r.clone()).unwrap_or_default();
         let deletable: Vec<u64> =
             self.closed.iter().filter(|(_, pins)| pins.released_by(&released)).map(|(seq, _)| *seq).collect();
+        let mut deleted = false;
         for seq in deletable {
             let path = segment::path_of(&self.dir, seq);
             match std::fs::remove_file(&path) {
                 Ok(()) => {
                     self.closed.remove(&seq);
+                    deleted = true;
                     tracing::debug!(path = %path.display(), "deleted released log segment");
                 }
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete log segment"),
             }
         }
-        let _ = segment::sync_dir(&self.dir);
+        if deleted {
+            let _ = segment::sync_dir(&self.dir);
+        }
         self.shared.stats.segments.store(self.closed.len() as u64 + 1, Relaxed);
     }
 

@@ -63,6 +63,8 @@ pub struct Group {
     /// The last log index found at startup: the group is ready once it has
     /// applied this far (never serve a partial state).
     pub recovered_index: u64,
+    /// Appends of this group's log made durable (the writer's cue).
+    pub flushes: Arc<crate::log_store::Flushes>,
 }
 
 pub async fn start_group(
@@ -86,6 +88,7 @@ pub async fn start_group(
 
     let store = LogStore::new(partition, log, recovered);
     let recovered_index = store.last_index();
+    let flushes = store.flushes();
     let scripts = weir_script::Engine::new(config.script_limits).map_err(|e| GroupError::Config(e.to_string()))?;
     let script_control = scripts.control();
     let machine = StateMachineStore::open(SnapshotFile::new(&config.snapshot_dir, partition), scripts)?;
@@ -109,6 +112,7 @@ pub async fn start_group(
         snapshot_bytes,
         script_control,
         recovered_index,
+        flushes,
     })
 }
 

@@ -14,6 +14,7 @@ use openraft::{LogState, OptionalSend, RaftLogReader, StorageIOError};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use weir_log::{Log, LogError, Record};
 
@@ -23,6 +24,41 @@ struct Inner {
     purged: Option<LogId>,
 }
 
+/// Counts of this partition's appends handed to the node log and made
+/// durable, in order (the node log completes appends in submission order).
+/// The partition's writer uses it to cut its next batch the moment the
+/// previous one is durable, instead of waiting for it to be applied and
+/// answered. Only a scheduling hint: replies still wait for apply.
+#[derive(Default)]
+pub struct Flushes {
+    appended: AtomicU64,
+    flushed: AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl Flushes {
+    /// Appends started so far: an entry submitted now is durable once
+    /// `flushed() > appended()` as read before submitting it.
+    pub fn appended(&self) -> u64 {
+        self.appended.load(Ordering::Acquire)
+    }
+
+    pub fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Waits for the next completed append (or returns at once if one
+    /// completed since the last wait: the permit is kept, never lost).
+    pub async fn changed(&self) {
+        self.notify.notified().await
+    }
+
+    fn completed(&self) {
+        self.flushed.fetch_add(1, Ordering::AcqRel);
+        self.notify.notify_one();
+    }
+}
+
 /// One partition's Raft log. Clones share the same state (the reader is a
 /// clone), guarded by a lock that only this partition's group takes.
 #[derive(Clone)]
@@ -30,12 +66,17 @@ pub struct LogStore {
     partition: u32,
     log: Arc<Log>,
     inner: Arc<Mutex<Inner>>,
+    flushes: Arc<Flushes>,
 }
 
 impl LogStore {
     pub fn new(partition: u32, log: Arc<Log>, recovered: RecoveredLog) -> LogStore {
         let inner = Inner { entries: recovered.entries, vote: recovered.vote, purged: recovered.purged };
-        LogStore { partition, log, inner: Arc::new(Mutex::new(inner)) }
+        LogStore { partition, log, inner: Arc::new(Mutex::new(inner)), flushes: Arc::default() }
+    }
+
+    pub fn flushes(&self) -> Arc<Flushes> {
+        self.flushes.clone()
     }
 
     /// The last log index present (what recovery must apply before the
@@ -112,7 +153,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 inner.entries.insert(index, entry);
             }
         }
-        let done = Box::new(move |result: Result<(), LogError>| callback.log_io_completed(result.map_err(io_error)));
+        self.flushes.appended.fetch_add(1, Ordering::AcqRel);
+        let flushes = self.flushes.clone();
+        let done = Box::new(move |result: Result<(), LogError>| {
+            callback.log_io_completed(result.map_err(io_error));
+            flushes.completed();
+        });
         self.log.append(records, done).await.map_err(|e| StorageIOError::write_logs(&io_error(e)))?;
         Ok(())
     }

@@ -2,14 +2,14 @@
 //! concurrently into one Raft entry (group commit) and hands each caller its
 //! reply once the entry is durable and applied.
 //!
-//! No timer decides a batch: the writer takes whatever is queued the moment
-//! the previous entry is answered, so a lone client pays for one entry and a
-//! crowd shares them. One entry per partition is in Raft at a time (the
-//! writer awaits it): openraft 0.9's core waits for each append to be
-//! flushed before it takes the next one, so a second entry would only wait
-//! there, and would hold back the commands that could have joined it. Across
-//! partitions, the node log's writer merges the entries of every partition
-//! into one fsync.
+//! No timer decides a batch: the writer cuts whatever is queued the moment
+//! its previous entry is durable, so a lone client pays for one entry and a
+//! crowd shares them, and the previous entry's apply overlaps the next
+//! one's fsync. At most two entries per partition are in Raft: openraft
+//! 0.9's core flushes one append at a time, so a third would only wait
+//! there, and would hold back the commands that could have joined it.
+//! Across partitions, the node log's writer merges the entries of every
+//! partition into one fsync.
 //!
 //! The writer also owns the partition's blocked clients ([`crate::blocking`]):
 //! it parks them, wakes them when a batch pushes to their keys, and times
@@ -19,6 +19,9 @@ use crate::blocking::{self, Blocked, Registry};
 use crate::stats::Stats;
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,6 +127,7 @@ impl Partition {
             blocked_published: 0,
             scripts: partition.scripts.clone(),
             busy_limit,
+            flushes: group.flushes,
         };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());
@@ -264,6 +268,25 @@ struct Writer {
     /// The running script: past `busy_limit`, queued proposals get BUSY.
     scripts: Arc<weir_script::Control>,
     busy_limit: Duration,
+    flushes: Arc<weir_raft::log_store::Flushes>,
+}
+
+/// Batches a partition keeps in Raft at once: one being applied and
+/// answered while the next, cut the moment the first was durable, is made
+/// durable. openraft 0.9's core flushes one append at a time, so a third
+/// would only wait there.
+const MAX_IN_FLIGHT: usize = 2;
+
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Frame>> + Send>>;
+
+/// A batch handed to Raft, awaiting its apply.
+struct InFlight {
+    pending: Vec<Pending>,
+    /// `Flushes::appended` before submission: the batch is durable once
+    /// `Flushes::flushed` exceeds it.
+    appended_before: u64,
+    scripted: bool,
+    response: ResponseFuture,
 }
 
 /// A caller waiting on a batch item.
@@ -276,6 +299,12 @@ enum Pending {
 /// Why the writer woke up.
 enum Wake {
     Proposal((Proposal, Waiter)),
+    /// The oldest in-flight batch was applied (or failed).
+    Answered(Result<Response, Frame>),
+    /// An append of this partition became durable.
+    Flushed,
+    /// A script batch is in flight: time to check the busy limit.
+    ScriptPoll,
     /// A blocked client's deadline, or the periodic sweep of departed ones.
     Tick,
     Closed,
@@ -286,17 +315,34 @@ impl Writer {
         let mut rng = rand::rngs::SmallRng::from_entropy();
         let mut last_now = 0u64;
         let mut retries: Vec<Blocked> = Vec::new();
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         loop {
-            let first = match retries.is_empty() {
-                true => match self.next_wake(&mut rx).await {
+            let can_cut = self.can_cut(&in_flight);
+            let first = match can_cut && !retries.is_empty() {
+                true => None,
+                false => match self.next_wake(&mut rx, &mut in_flight, can_cut).await {
                     Wake::Proposal(p) => Some(p),
-                    Wake::Tick => None,
+                    Wake::Answered(result) => {
+                        let done = in_flight.pop_front().expect("an answer comes from an in-flight batch");
+                        retries.extend(self.answered(done, result).await);
+                        self.publish_blocked();
+                        continue;
+                    }
+                    Wake::Tick => {
+                        self.blocked.expire(Instant::now());
+                        self.blocked.prune_abandoned_if_idle(in_flight.is_empty() && retries.is_empty());
+                        self.publish_blocked();
+                        continue;
+                    }
+                    Wake::Flushed => continue,
+                    Wake::ScriptPoll => {
+                        self.refuse_while_busy(&mut rx);
+                        continue;
+                    }
                     Wake::Closed => return,
                 },
-                false => None,
             };
             self.blocked.expire(Instant::now());
-            self.blocked.prune_abandoned_if_idle(first.is_none() && retries.is_empty());
             // The batch's clock never goes backwards, so replayed expiry
             // decisions are monotonic too.
             last_now = last_now.max(now_ms());
@@ -317,40 +363,57 @@ impl Writer {
                 }
             }
             if !pending.is_empty() {
-                retries = self.commit(builder.finish(), pending, &mut rx).await;
+                in_flight.push_back(self.submit(builder.finish(), pending).await);
             }
             self.publish_blocked();
         }
     }
 
-    async fn next_wake(&self, rx: &mut Queue) -> Wake {
+    /// Whether the next batch may be cut now: fewer than `MAX_IN_FLIGHT`
+    /// in Raft, the last one already durable (cut any earlier and it would
+    /// only wait in openraft's core, holding back commands that could have
+    /// joined it), and no script applying (what queues behind a script must
+    /// stay here, where it can be answered BUSY).
+    fn can_cut(&self, in_flight: &VecDeque<InFlight>) -> bool {
+        let Some(last) = in_flight.back() else { return true };
+        in_flight.len() < MAX_IN_FLIGHT
+            && self.flushes.flushed() > last.appended_before
+            && !(self.scripts.active() && in_flight.iter().any(|f| f.scripted))
+    }
+
+    async fn next_wake(&self, rx: &mut Queue, in_flight: &mut VecDeque<InFlight>, take: bool) -> Wake {
         let sweep = (!self.blocked.is_empty()).then(|| Instant::now() + BLOCKED_SWEEP);
         let wake_at = match (self.blocked.next_deadline(), sweep) {
             (Some(deadline), Some(sweep)) => Some(deadline.min(sweep)),
             (deadline, sweep) => deadline.or(sweep),
         };
+        let scripted = in_flight.iter().any(|f| f.scripted);
+        let flushing = !take && in_flight.len() < MAX_IN_FLIGHT;
+        let oldest = in_flight.front_mut();
+        let answered = oldest.is_some();
         tokio::select! {
-            next = rx.recv() => next.map_or(Wake::Closed, Wake::Proposal),
+            biased;
+            result = async { oldest.expect("guarded").response.as_mut().await }, if answered => Wake::Answered(result),
+            _ = self.flushes.changed(), if flushing => Wake::Flushed,
+            next = rx.recv(), if take => next.map_or(Wake::Closed, Wake::Proposal),
             _ = tokio::time::sleep_until(wake_at.unwrap_or_else(Instant::now)), if wake_at.is_some() => Wake::Tick,
+            _ = tokio::time::sleep(SCRIPT_POLL), if scripted => Wake::ScriptPoll,
         }
     }
 
-    /// Logs one batch, answers its callers, and returns the blocked clients
-    /// to run again because the batch pushed to a key they wait on.
-    async fn commit(&mut self, batch: Bytes, pending: Vec<Pending>, rx: &mut Queue) -> Vec<Blocked> {
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        self.stats.batch_items.observe(pending.len() as f64);
-        self.log_bytes += batch.len();
-        let woken = match self.submit_watching(batch, rx).await {
+    /// Answers a batch's callers and returns the blocked clients to run
+    /// again because it pushed to a key they wait on.
+    async fn answered(&mut self, done: InFlight, result: Result<Response, Frame>) -> Vec<Blocked> {
+        let woken = match result {
             Ok(response) => {
                 if response.replies.iter().any(killed_script) {
                     self.snapshot_past_kill().await;
                 }
-                self.deliver(pending, response.replies);
+                self.deliver(done.pending, response.replies);
                 self.wake(response.ready)
             }
             Err(reply) => {
-                fail_all(pending, &reply);
+                fail_all(done.pending, &reply);
                 Vec::new()
             }
         };
@@ -364,23 +427,9 @@ impl Writer {
         woken
     }
 
-    /// Submits a batch; if it holds a script, watches the busy limit
-    /// meanwhile.
-    async fn submit_watching(&self, batch: Bytes, rx: &mut Queue) -> Result<Response, Frame> {
-        let scripted = weir_state::batch::has_scripts(&batch);
-        let submitted = self.submit(batch);
-        tokio::pin!(submitted);
-        loop {
-            tokio::select! {
-                done = &mut submitted => return done,
-                _ = tokio::time::sleep(SCRIPT_POLL), if scripted => self.refuse_while_busy(rx),
-            }
-        }
-    }
-
-    /// While this batch's script runs past the busy limit, what queues up
-    /// behind it is answered BUSY, as Redis answers commands that arrive
-    /// during a long script.
+    /// While a script runs past the busy limit, what queues up behind it is
+    /// answered BUSY, as Redis answers commands that arrive during a long
+    /// script.
     fn refuse_while_busy(&self, rx: &mut Queue) {
         if !busy_past(&self.scripts, self.busy_limit) {
             return;
@@ -390,16 +439,32 @@ impl Writer {
         }
     }
 
-    async fn submit(&self, batch: Bytes) -> Result<Response, Frame> {
-        if let Some(reason) = (self.poison)() {
-            return Err(misconf(&reason));
-        }
-        let receiver = self.raft.client_write_ff(Request(batch)).await.map_err(|e| self.fatal_reply(&e.to_string()))?;
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response.data),
-            Ok(Err(e)) => Err(Frame::error(format!("TRYAGAIN {e}"))),
-            Err(_) => Err(misconf(&(self.poison)().unwrap_or_else(|| "the partition's raft group stopped".into()))),
-        }
+    /// Hands a batch to Raft; its reply arrives through the returned entry.
+    async fn submit(&mut self, batch: Bytes, pending: Vec<Pending>) -> InFlight {
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.batch_items.observe(pending.len() as f64);
+        self.log_bytes += batch.len();
+        let scripted = weir_state::batch::has_scripts(&batch);
+        let appended_before = self.flushes.appended();
+        let response: ResponseFuture = match (self.poison)() {
+            Some(reason) => Box::pin(std::future::ready(Err(misconf(&reason)))),
+            None => match self.raft.client_write_ff(Request(batch)).await {
+                Err(e) => Box::pin(std::future::ready(Err(self.fatal_reply(&e.to_string())))),
+                Ok(receiver) => {
+                    let poison = self.poison.clone();
+                    Box::pin(async move {
+                        match receiver.await {
+                            Ok(Ok(response)) => Ok(response.data),
+                            Ok(Err(e)) => Err(Frame::error(format!("TRYAGAIN {e}"))),
+                            Err(_) => {
+                                Err(misconf(&poison().unwrap_or_else(|| "the partition's raft group stopped".into())))
+                            }
+                        }
+                    })
+                }
+            },
+        };
+        InFlight { pending, appended_before, scripted, response }
     }
 
     /// A killed script left no effects, but its entry is in the log: were it

@@ -19,6 +19,25 @@ pub enum Parsed {
     AutoSeq(u64),
 }
 
+/// Digits of `u64::MAX`.
+const MAX_U64_DIGITS: usize = 20;
+
+/// Writes `n` in decimal at `out[at..]`; returns the end.
+fn write_u64(out: &mut [u8], at: usize, mut n: u64) -> usize {
+    let mut digits = [0u8; MAX_U64_DIGITS];
+    let mut len = 0;
+    loop {
+        digits[MAX_U64_DIGITS - 1 - len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out[at..at + len].copy_from_slice(&digits[MAX_U64_DIGITS - len..]);
+    at + len
+}
+
 impl StreamId {
     pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
     pub const MAX: StreamId = StreamId { ms: u64::MAX, seq: u64::MAX };
@@ -41,8 +60,14 @@ impl StreamId {
         }
     }
 
+    /// `ms-seq` as bytes, formatted without `fmt` (XADD's reply: on the
+    /// hot path, where `to_string` cost a growing allocation per entry).
     pub fn to_bytes(self) -> Bytes {
-        Bytes::from(self.to_string())
+        let mut out = [0u8; 2 * MAX_U64_DIGITS + 1];
+        let mut end = write_u64(&mut out, 0, self.ms);
+        out[end] = b'-';
+        end = write_u64(&mut out, end + 1, self.seq);
+        Bytes::copy_from_slice(&out[..end])
     }
 
     /// `ms` or `ms-seq` (a missing sequence is `missing_seq`); with

@@ -55,3 +55,11 @@ fn ids_parse_as_redis_parses_them() {
     assert_eq!(StreamId::MAX.next(), None);
     assert_eq!(StreamId::new(1, 0).prev(), Some(StreamId::new(0, u64::MAX)));
 }
+
+#[test]
+fn id_bytes_match_the_display_form() {
+    for (ms, seq) in [(0, 0), (1, 0), (9, 10), (1_700_000_000_123, 7), (u64::MAX, u64::MAX), (10, u64::MAX)] {
+        let id = StreamId::new(ms, seq);
+        assert_eq!(id.to_bytes(), Bytes::from(format!("{ms}-{seq}")));
+    }
+}
