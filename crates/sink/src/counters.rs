@@ -8,14 +8,15 @@
 //! upserting a value twice is harmless.
 
 use crate::config::Counters;
-use crate::stream_table::Stats;
+use crate::stats::Stats;
 use crate::SinkError;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use weir_client::{Client, Reply, Target};
 
-/// One changed key: name, version, value (`None`: deleted).
-type Change = (String, i64, Option<String>);
+/// One changed key: name, version, value (`None`: deleted), and the
+/// client writes merged into it since its last acknowledgement.
+type Change = (String, i64, Option<String>, u64);
 
 fn b(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
@@ -30,7 +31,7 @@ fn changes(reply: Reply) -> Result<Vec<Change>, SinkError> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let Reply::Array(Some(parts)) = row else { continue };
-        let [key, version, value] = &parts[..] else { continue };
+        let [key, version, value, writes] = &parts[..] else { continue };
         let (Some(key), Some(version)) = (key.as_text(), version.as_int()) else { continue };
         let value = match value {
             // A hash: its fields as a JSON object.
@@ -43,7 +44,7 @@ fn changes(reply: Reply) -> Result<Vec<Change>, SinkError> {
             }
             other => other.as_text(),
         };
-        out.push((key, version, value));
+        out.push((key, version, value, writes.as_int().unwrap_or(0).max(0) as u64));
     }
     Ok(out)
 }
@@ -83,19 +84,24 @@ async fn push(pg: &tokio_postgres::Client, cfg: &Counters, batch: &[Change], sta
     Ok(())
 }
 
-/// Acknowledges a pushed batch, pipelined.
-async fn ack(weir: &mut Client, batch: &[Change]) -> Result<(), SinkError> {
+/// Acknowledges a pushed batch, pipelined; returns the client writes of
+/// the keys acknowledged (a key written again since its fetch stays in the
+/// feed, its writes counted when it next goes out).
+async fn ack(weir: &mut Client, batch: &[Change]) -> Result<u64, SinkError> {
     let mut out = Vec::new();
-    for (key, version, _) in batch {
+    for (key, version, _, _) in batch {
         weir_client::encode(&mut out, &[b("WEIR.CHANGES.ACK"), b(key), version.to_string().into_bytes()]);
     }
     weir.send(&out).await?;
-    for _ in batch {
-        if let Reply::Error(e) = weir.read_reply().await? {
-            return Err(SinkError::Reply(e));
+    let mut writes = 0;
+    for (_, _, _, merged) in batch {
+        match weir.read_reply().await? {
+            Reply::Error(e) => return Err(SinkError::Reply(e)),
+            Reply::Int(1) => writes += merged,
+            _ => {}
         }
     }
-    Ok(())
+    Ok(writes)
 }
 
 /// One pass over every partition's feed; returns the keys pushed.
@@ -116,9 +122,10 @@ async fn pass(
                 break;
             }
             push(pg, cfg, &batch, stats).await?;
-            ack(weir, &batch).await?;
+            let writes = ack(weir, &batch).await?;
             pushed += batch.len();
-            stats.entries.fetch_add(batch.len() as u64, Relaxed);
+            stats.client_writes.fetch_add(writes, Relaxed);
+            stats.batches.fetch_add(1, Relaxed);
             if batch.len() < cfg.batch {
                 break;
             }
@@ -147,7 +154,10 @@ pub async fn run(
     let mut idle_since = Instant::now();
     loop {
         tick.tick().await;
-        if pass(&mut weir, pg, cfg, partitions, stats).await? > 0 {
+        let pushed = pass(&mut weir, pg, cfg, partitions, stats).await?;
+        let pending = weir.call(&[b("CHANGES"), b("PENDING")]).await?;
+        stats.lag.store(pending.as_int().unwrap_or(0).max(0) as u64, Relaxed);
+        if pushed > 0 {
             idle_since = Instant::now();
         } else if idle_exit.is_some_and(|limit| idle_since.elapsed() >= limit) {
             return Ok(());

@@ -7,6 +7,8 @@
 //!   consumer group.
 //! - [`counters`]: counters and hashes written behind to one table from
 //!   weir's changed-keys feed.
+//! - [`stats`]: what each task did (batches, rows, statements, client
+//!   writes, lag), logged with per-second rates; [`metrics`] serves it.
 //!
 //! Invariant (exactly one row per entry): a batch is inserted with
 //! `ON CONFLICT (<id column>) DO NOTHING` keyed by the stream ID and
@@ -16,6 +18,8 @@
 
 pub mod config;
 pub mod counters;
+pub mod metrics;
+pub mod stats;
 pub mod stream_table;
 
 pub use config::{Counters, SinkConfig, StreamTable};

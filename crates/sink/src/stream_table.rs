@@ -6,8 +6,9 @@
 //! single.
 
 use crate::config::StreamTable;
+use crate::stats::Stats;
 use crate::SinkError;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use weir_client::{Client, Reply, Target};
 
@@ -15,24 +16,8 @@ use weir_client::{Client, Reply, Target};
 const MAX_PARAMS: usize = 65_535;
 /// How long one blocking read waits for new entries.
 const BLOCK_MS: u64 = 1000;
-
-/// What the sink did, for the log and its exit report.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Entries acknowledged (each a client write to the stream).
-    pub entries: AtomicU64,
-    /// Rows actually inserted (re-deliveries insert nothing).
-    pub rows: AtomicU64,
-    /// Statements sent to PostgreSQL.
-    pub statements: AtomicU64,
-}
-
-impl Stats {
-    /// Client writes per database statement.
-    pub fn merge_ratio(&self) -> f64 {
-        self.entries.load(Relaxed) as f64 / self.statements.load(Relaxed).max(1) as f64
-    }
-}
+/// How often the lag is measured (an XINFO GROUPS call).
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// One entry: its ID and its fields (`None`: deleted since delivery).
 type Entry = (String, Option<Vec<(String, String)>>);
@@ -146,7 +131,12 @@ pub async fn run(
     // This consumer's pending history first: what a crash left unacked.
     let mut history = true;
     let mut idle_since = Instant::now();
+    let mut lag_at: Option<Instant> = None;
     loop {
+        if lag_at.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
+            stats.lag.store(lag(&mut weir, cfg).await?, Relaxed);
+            lag_at = Some(Instant::now());
+        }
         let mut read = vec![
             b("XREADGROUP"),
             b("GROUP"),
@@ -177,6 +167,28 @@ pub async fn run(
             return Err(SinkError::Reply(e));
         }
         stats.rows.fetch_add(rows, Relaxed);
-        stats.entries.fetch_add(batch.len() as u64, Relaxed);
+        stats.client_writes.fetch_add(batch.len() as u64, Relaxed);
+        stats.batches.fetch_add(1, Relaxed);
     }
+}
+
+/// Entries of the stream the sink's group has not acknowledged: not yet
+/// delivered (XINFO GROUPS `lag`, counted as 0 when Redis's rules leave it
+/// unknown) plus delivered and pending.
+async fn lag(weir: &mut Client, cfg: &StreamTable) -> Result<u64, SinkError> {
+    let groups = match weir.call(&[b("XINFO"), b("GROUPS"), b(&cfg.stream)]).await? {
+        Reply::Array(Some(groups)) => groups,
+        Reply::Error(e) => return Err(SinkError::Reply(e)),
+        other => return Err(SinkError::Reply(format!("{other:?}"))),
+    };
+    for group in groups {
+        let Reply::Array(Some(fields)) = group else { continue };
+        let field = |name: &str| fields.chunks(2).find(|kv| kv[0].as_text().as_deref() == Some(name)).map(|kv| &kv[1]);
+        if field("name").and_then(text).as_deref() != Some(cfg.group.as_str()) {
+            continue;
+        }
+        let count = |name: &str| field(name).and_then(Reply::as_int).unwrap_or(0).max(0) as u64;
+        return Ok(count("lag") + count("pending"));
+    }
+    Ok(0)
 }

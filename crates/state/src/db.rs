@@ -56,7 +56,9 @@ pub struct Db {
     /// Patterns of keys whose writes feed `changed` ([`crate::changes`]).
     pub(crate) tracked: Vec<Bytes>,
     /// Tracked keys written since the sink last acknowledged them.
-    pub(crate) changed: BTreeSet<Box<[u8]>>,
+    /// Changed keys, each with the writes merged into it since its last
+    /// acknowledgement (the sink's "client writes per statement").
+    pub(crate) changed: BTreeMap<Box<[u8]>, u64>,
 }
 
 /// Wake-up signals: a side output of applying a batch, cleared by the

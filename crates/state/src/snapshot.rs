@@ -9,7 +9,8 @@ use crate::zset::ZSet;
 use bytes::{BufMut, Bytes};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-const VERSION: u8 = 1;
+/// 2: the changed-keys feed counts writes per key.
+const VERSION: u8 = 2;
 const T_STR: u8 = 1;
 const T_INT: u8 = 2;
 const T_HASH: u8 = 3;
@@ -88,8 +89,9 @@ impl Db {
                 put_bytes(out, pattern);
             }
             out.put_u64_le(self.changed.len() as u64);
-            for key in &self.changed {
+            for (key, writes) in &self.changed {
                 put_bytes(out, key);
+                out.put_u64_le(*writes);
             }
         }
     }
@@ -118,9 +120,10 @@ impl Db {
             for _ in 0..patterns {
                 db.tracked.push(r.bytes()?);
             }
-            let changed = r.count(4)?;
+            let changed = r.count(12)?;
             for _ in 0..changed {
-                db.changed.insert(Box::from(r.slice()?));
+                let key = Box::from(r.slice()?);
+                db.changed.insert(key, r.u64()?);
             }
         }
         if r.pos != data.len() {

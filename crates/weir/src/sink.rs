@@ -1,12 +1,13 @@
 //! `weir sink postgres`: drains weir streams into PostgreSQL tables, as the
 //! TOML file maps them (see `weir_sink::config`). Logs, every interval,
-//! entries, rows, statements and client writes per statement.
+//! batches, rows, statements, client writes per statement, lag and their
+//! per-second rates; serves the same at `--http`'s `/metrics`.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
+use weir_sink::stats::Stats;
 
 #[derive(Args, Debug)]
 pub struct SinkArgs {
@@ -37,6 +38,9 @@ pub struct PostgresArgs {
     /// How often the progress line is logged.
     #[arg(long, default_value_t = 5000)]
     pub report_ms: u64,
+    /// Serve /health and /metrics (Prometheus) here, e.g. 127.0.0.1:9187.
+    #[arg(long)]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 pub fn run(args: SinkArgs) -> anyhow::Result<()> {
@@ -55,27 +59,29 @@ pub fn run(args: SinkArgs) -> anyhow::Result<()> {
         });
         let pg = Arc::new(pg);
         let idle_exit = (args.idle_exit_ms > 0).then(|| Duration::from_millis(args.idle_exit_ms));
+        let every = Duration::from_millis(args.report_ms.max(100));
         let mut tasks = Vec::new();
+        let mut all_stats = Vec::new();
         for stream in config.streams {
-            let (pg, target, stats) = (pg.clone(), target.clone(), Arc::new(weir_sink::stream_table::Stats::default()));
-            let reporter = report(stream.stream.clone(), stats.clone(), Duration::from_millis(args.report_ms.max(100)));
-            tasks.push(tokio::spawn(async move {
-                let result = weir_sink::stream_table::run(&target, &pg, &stream, idle_exit, &stats).await;
-                reporter.abort();
-                log_stats(&stream.stream, &stats);
-                result
-            }));
+            let (pg, target) = (pg.clone(), target.clone());
+            let stats = Arc::new(Stats::new(format!("stream {}", stream.stream)));
+            all_stats.push(stats.clone());
+            tasks.push(tokio::spawn(reported(stats.clone(), every, async move {
+                weir_sink::stream_table::run(&target, &pg, &stream, idle_exit, &stats).await
+            })));
         }
         for counters in config.counters {
-            let (pg, target, stats) = (pg.clone(), target.clone(), Arc::new(weir_sink::stream_table::Stats::default()));
-            let name = format!("counters {}", counters.pattern);
-            let reporter = report(name.clone(), stats.clone(), Duration::from_millis(args.report_ms.max(100)));
-            tasks.push(tokio::spawn(async move {
-                let result = weir_sink::counters::run(&target, &pg, &counters, idle_exit, &stats).await;
-                reporter.abort();
-                log_stats(&name, &stats);
-                result
-            }));
+            let (pg, target) = (pg.clone(), target.clone());
+            let stats = Arc::new(Stats::new(format!("counters {}", counters.pattern)));
+            all_stats.push(stats.clone());
+            tasks.push(tokio::spawn(reported(stats.clone(), every, async move {
+                weir_sink::counters::run(&target, &pg, &counters, idle_exit, &stats).await
+            })));
+        }
+        if let Some(addr) = args.http {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "serving /metrics");
+            tokio::spawn(weir_sink::metrics::serve(listener, all_stats));
         }
         for task in tasks {
             task.await.context("sink task")??;
@@ -84,24 +90,25 @@ pub fn run(args: SinkArgs) -> anyhow::Result<()> {
     })
 }
 
-fn log_stats(stream: &str, stats: &weir_sink::stream_table::Stats) {
-    tracing::info!(
-        stream,
-        entries = stats.entries.load(Relaxed),
-        rows = stats.rows.load(Relaxed),
-        statements = stats.statements.load(Relaxed),
-        writes_per_statement = format!("{:.1}", stats.merge_ratio()),
-        "sink progress"
-    );
-}
-
-fn report(stream: String, stats: Arc<weir_sink::stream_table::Stats>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
+/// Runs a sink task, logging its progress every `every` and once at the end.
+async fn reported<F>(stats: Arc<Stats>, every: Duration, task: F) -> Result<(), weir_sink::SinkError>
+where
+    F: std::future::Future<Output = Result<(), weir_sink::SinkError>>,
+{
+    let reporter = {
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
             tick.tick().await;
-            log_stats(&stream, &stats);
-        }
-    })
+            let mut last = stats.reading();
+            loop {
+                tick.tick().await;
+                last = stats.log(Some(&last));
+            }
+        })
+    };
+    let result = task.await;
+    reporter.abort();
+    stats.log(None);
+    result
 }

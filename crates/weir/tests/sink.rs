@@ -1,6 +1,7 @@
 //! `weir sink postgres` against a real PostgreSQL: 200,000 orders XADDed
 //! and drained into a table, with the sink killed (kill -9) twice midway.
-//! Exactly 200,000 rows, one per order, and nothing left pending.
+//! Exactly 200,000 rows, one per order, and nothing left pending. And the
+//! `likes` load written behind; both read the sink's own /metrics.
 
 mod common;
 
@@ -10,15 +11,39 @@ use std::time::{Duration, Instant};
 const ORDERS: usize = 200_000;
 const DEADLINE: Duration = Duration::from_secs(600);
 
-fn sink(node: &common::WeirNode, pg: &common::postgres::Postgres, config: &std::path::Path) -> Child {
+fn sink(node: &common::WeirNode, pg: &common::postgres::Postgres, config: &std::path::Path, http: u16) -> Child {
     Command::new(common::weir_bin())
-        .args(["sink", "postgres", "--url", &node.url(), "--postgres", &pg.conn_string(), "--idle-exit-ms", "2000"])
+        .args(["sink", "postgres", "--url", &node.url(), "--postgres", &pg.conn_string(), "--idle-exit-ms", "5000"])
+        .args(["--http", &format!("127.0.0.1:{http}")])
         .arg("--config")
         .arg(config)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn weir sink")
+}
+
+/// One series of the sink's /metrics (`name{sink="..."} value`), once
+/// the endpoint answers.
+fn metric(http: u16, name: &str, sink: &str) -> Option<f64> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], http));
+    std::net::TcpStream::connect(addr).ok()?;
+    let (status, body) = common::http(addr, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200, "{body}");
+    let series = format!("{name}{{sink=\"{sink}\"}} ");
+    body.lines().find_map(|l| l.strip_prefix(series.as_str())?.parse().ok())
+}
+
+/// Polls a metric until `done` holds for it (the sink still running).
+fn wait_metric(http: u16, name: &str, sink: &str, done: impl Fn(f64) -> bool) -> f64 {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = metric(http, name, sink).filter(|v| done(*v)) {
+            return value;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{name} for {sink}: {:?}", metric(http, name, sink));
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn rows(pg: &common::postgres::Postgres) -> usize {
@@ -51,13 +76,24 @@ fn two_hundred_thousand_orders_sink_exactly_once_despite_two_kills() {
     )
     .expect("config");
     let started = Instant::now();
+    let http = common::free_port();
     for kill_at in [ORDERS / 4, ORDERS / 2] {
-        let mut running = sink(&node, &pg, &config);
+        let mut running = sink(&node, &pg, &config, http);
         wait_rows(&pg, kill_at, started);
         running.kill().expect("kill -9 the sink");
         running.wait().expect("reap");
     }
-    let status = sink(&node, &pg, &config).wait().expect("the last sink");
+    let mut last = sink(&node, &pg, &config, http);
+    // The last sink reports its work: rows are what it inserted itself
+    // (the re-delivered batch inserted nothing), and the lag drains to 0.
+    wait_rows(&pg, ORDERS, started);
+    wait_metric(http, "weir_sink_lag", "stream orders", |lag| lag == 0.0);
+    let inserted = metric(http, "weir_sink_rows_total", "stream orders").expect("rows");
+    let carried = metric(http, "weir_sink_client_writes_total", "stream orders").expect("client writes");
+    let statements = metric(http, "weir_sink_statements_total", "stream orders").expect("statements");
+    assert!(inserted > 0.0 && inserted < ORDERS as f64 / 2.0, "the last sink inserted {inserted} rows");
+    assert!(carried >= inserted && statements >= 1.0, "{carried} entries in {statements} statements");
+    let status = last.wait().expect("the last sink");
     assert!(status.success(), "the sink failed: {status}");
     assert_eq!(rows(&pg), ORDERS, "one row per order");
     assert_eq!(pg.query("SELECT count(DISTINCT order_text) FROM orders"), ORDERS.to_string());
@@ -80,6 +116,7 @@ fn likes_counters_converge_with_at_least_100_writes_per_statement() {
     // Tracking starts before the load, as a deployment would configure it.
     let _: i64 = redis::cmd("CHANGES").arg("TRACK").arg("*:likes:*").query(&mut conn).expect("track");
     let config = dir.path().join("sink.toml");
+    let http = common::free_port();
     std::fs::write(
         &config,
         "[[counters]]\npattern = \"*:likes:*\"\ntable = \"likes\"\ninterval_ms = 100\nbatch = 10000\n",
@@ -87,6 +124,7 @@ fn likes_counters_converge_with_at_least_100_writes_per_statement() {
     .expect("config");
     let sink = Command::new(common::weir_bin())
         .args(["sink", "postgres", "--url", &node.url(), "--postgres", &pg.conn_string(), "--idle-exit-ms", "3000"])
+        .args(["--http", &format!("127.0.0.1:{http}")])
         .arg("--config")
         .arg(&config)
         .env("WEIR_LOG", "info")
@@ -100,6 +138,12 @@ fn likes_counters_converge_with_at_least_100_writes_per_statement() {
         .output()
         .expect("weir bench");
     assert!(bench.status.success(), "bench failed: {}", String::from_utf8_lossy(&bench.stderr));
+    // The sink's own count of the writes it merged (the feed counts them
+    // per key) reaches every INCR, with nothing left waiting.
+    let task = "counters *:likes:*";
+    wait_metric(http, "weir_sink_client_writes_total", task, |n| n == WRITES as f64);
+    wait_metric(http, "weir_sink_lag", task, |lag| lag == 0.0);
+    let merged = metric(http, "weir_sink_writes_per_statement", task).expect("writes per statement");
     let output = sink.wait_with_output().expect("the sink exits once idle");
     assert!(output.status.success(), "sink failed: {}", String::from_utf8_lossy(&output.stderr));
     // The store, key by key, against the table.
@@ -131,4 +175,8 @@ fn likes_counters_converge_with_at_least_100_writes_per_statement() {
         store.len()
     );
     assert!(ratio >= 100.0, "{ratio:.1} writes per statement");
+    assert!(
+        (merged - ratio).abs() / ratio < 0.01,
+        "/metrics says {merged:.1} writes per statement, the log {ratio:.1}"
+    );
 }

@@ -5,7 +5,8 @@
 //!   matching keys (logged on each partition).
 //! - `CHANGES PARTITIONS`: how many partitions to fetch from.
 //! - `CHANGES FETCH <partition> [COUNT <n>]`: changed keys with their
-//!   version and current value.
+//!   version, current value, and the writes merged into them since their
+//!   last acknowledgement.
 //! - `CHANGES PENDING`: changed keys not yet acknowledged, all partitions.
 //!
 //! A sink acknowledges with `WEIR.CHANGES.ACK <key> <version>`, routed by
