@@ -28,6 +28,7 @@ use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use weir_protocol::Frame;
 use weir_state::{Access, Db, ExecCtx, ScriptCall, ScriptHost};
 
@@ -44,11 +45,51 @@ pub struct Limits {
     pub max_instructions: u64,
     /// Bytes a script may allocate beyond what the interpreter held before.
     pub max_memory: usize,
+    /// Run time after which a script is busy (the server's busy-script
+    /// limit) and runs throttled, on `BUSY_RUN` of every
+    /// `BUSY_RUN + BUSY_PAUSE`.
+    pub throttle_after_ms: u64,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_instructions: 100_000_000_000, max_memory: 64 << 20 }
+        Limits { max_instructions: 100_000_000_000, max_memory: 64 << 20, throttle_after_ms: 5000 }
+    }
+}
+
+/// A busy script (one past `Limits::throttle_after_ms`) keeps running, so
+/// that SCRIPT KILL or its own end can stop it, but pauses `BUSY_PAUSE`
+/// after every `BUSY_RUN` of running: a twentieth of a core, in slices short
+/// enough that what shares its core waits at most `BUSY_RUN`. Its
+/// instruction budget is counted, not timed, so throttling changes when it
+/// ends, never its result.
+const BUSY_RUN: Duration = Duration::from_micros(100);
+const BUSY_PAUSE: Duration = Duration::from_micros(1900);
+
+/// The pacing of one script run (see `BUSY_RUN`).
+struct Pace {
+    after_ms: u64,
+    started: Instant,
+    /// When the script last resumed from a pause, in ns since `started`.
+    resumed_ns: AtomicU64,
+}
+
+impl Pace {
+    fn new(after_ms: u64) -> Pace {
+        Pace { after_ms, started: Instant::now(), resumed_ns: AtomicU64::new(0) }
+    }
+
+    /// Pauses a busy script that has run its slice.
+    fn pace(&self, control: &Control) {
+        if control.running_for_ms(wall_ms()).is_none_or(|ran| ran < self.after_ms) {
+            return;
+        }
+        let now_ns = self.started.elapsed().as_nanos() as u64;
+        if now_ns.saturating_sub(self.resumed_ns.load(Ordering::Relaxed)) >= BUSY_RUN.as_nanos() as u64 {
+            control.pauses.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(BUSY_PAUSE);
+            self.resumed_ns.store(self.started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
     }
 }
 
@@ -63,6 +104,8 @@ pub struct Control {
     /// Set by the applier before it locks the partition for a batch that
     /// holds a script, so readers wait without blocking a thread.
     pending: AtomicBool,
+    /// Pauses busy scripts have taken (see `BUSY_RUN`), ever.
+    pauses: AtomicU64,
 }
 
 /// The answer to `SCRIPT KILL` for one partition.
@@ -87,6 +130,11 @@ impl Control {
     /// held for long.
     pub fn active(&self) -> bool {
         self.pending.load(Ordering::Acquire) || self.running_since.load(Ordering::Acquire) != 0
+    }
+
+    /// Pauses busy scripts on this partition have taken so far.
+    pub fn pauses(&self) -> u64 {
+        self.pauses.load(Ordering::Relaxed)
     }
 
     pub fn set_pending(&self, pending: bool) {
@@ -256,6 +304,7 @@ impl Engine {
         let _ = self.lua.set_memory_limit(self.lua.used_memory() + self.limits.max_memory);
         let control = self.control.clone();
         let budget = AtomicU64::new(self.limits.max_instructions / u64::from(HOOK_EVERY));
+        let pace = Pace::new(self.limits.throttle_after_ms);
         self.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             if control.kill.load(Ordering::Acquire) {
                 return Err(mlua::Error::RuntimeError(KILLED.into()));
@@ -263,6 +312,7 @@ impl Engine {
             if budget.fetch_sub(1, Ordering::Relaxed) == 0 {
                 return Err(mlua::Error::RuntimeError("Script exceeded the instruction limit".into()));
             }
+            pace.pace(&control);
             Ok(VmState::Continue)
         })
     }

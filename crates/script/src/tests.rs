@@ -97,7 +97,7 @@ fn sandbox_and_libraries() {
 
 #[test]
 fn runaway_scripts_stop_deterministically() {
-    let limits = Limits { max_instructions: 1_000_000, max_memory: 1 << 20 };
+    let limits = Limits { max_instructions: 1_000_000, max_memory: 1 << 20, ..Limits::default() };
     let (mut e, mut db) = (Engine::new(limits).expect("engine"), Db::new());
     let reply = eval(&mut e, &mut db, "while true do end", &[], &[]);
     assert!(matches!(&reply, Frame::Error(m) if String::from_utf8_lossy(m).contains("instruction limit")), "{reply:?}");
@@ -105,6 +105,21 @@ fn runaway_scripts_stop_deterministically() {
     assert!(reply.is_error(), "{reply:?}");
     // The interpreter is still usable.
     assert_eq!(eval(&mut e, &mut db, "return 1", &[], &[]), Frame::Integer(1));
+}
+
+#[test]
+fn busy_scripts_are_throttled_without_changing_their_result() {
+    let runaway = |throttle_after_ms| {
+        let limits = Limits { max_instructions: 2_000_000, max_memory: 1 << 20, throttle_after_ms };
+        let (mut e, mut db) = (Engine::new(limits).expect("engine"), Db::new());
+        let reply = eval(&mut e, &mut db, "while true do end", &[], &[]);
+        (reply, e.control().pauses())
+    };
+    let (fast, no_pauses) = runaway(60_000);
+    let (throttled, pauses) = runaway(0);
+    assert_eq!(no_pauses, 0, "a script within the busy limit runs unpaced");
+    assert!(pauses > 0, "a busy script pauses");
+    assert_eq!(fast, throttled, "the same instruction budget, the same result");
 }
 
 #[test]

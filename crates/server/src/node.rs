@@ -141,7 +141,11 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         snapshot_dir: data_dir.snapshot_dir(),
         snapshot_every: config.snapshot_every,
         keep_behind_snapshot: KEEP_BEHIND_SNAPSHOT,
-        script_limits: config.script_limits,
+        // Past the busy limit a script is throttled (weir_script::Limits).
+        script_limits: weir_script::Limits {
+            throttle_after_ms: config.busy_script.as_millis() as u64,
+            ..config.script_limits
+        },
     };
     let poison_log = log.clone();
     let poison: Arc<dyn Fn() -> Option<String> + Send + Sync> = Arc::new(move || poison_log.poisoned());

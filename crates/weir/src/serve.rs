@@ -148,6 +148,7 @@ fn merge(cli: ServeArgs, file: ServeArgs) -> NodeConfig {
                 .or(file.script_max_instructions)
                 .unwrap_or(d.script_limits.max_instructions),
             max_memory: cli.script_max_memory.or(file.script_max_memory).unwrap_or(d.script_limits.max_memory),
+            ..d.script_limits
         },
     }
 }
