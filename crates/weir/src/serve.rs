@@ -98,6 +98,9 @@ pub struct ServeArgs {
     /// Bytes one script may allocate [default: 67108864]
     #[arg(long, env = "WEIR_SCRIPT_MAX_MEMORY")]
     pub script_max_memory: Option<usize>,
+    /// Runtime worker threads [default: the number of cores minus one, at least 1]
+    #[arg(long, env = "WEIR_THREADS")]
+    pub threads: Option<usize>,
 }
 
 impl ServeArgs {
@@ -150,13 +153,18 @@ fn merge(cli: ServeArgs, file: ServeArgs) -> NodeConfig {
             max_memory: cli.script_max_memory.or(file.script_max_memory).unwrap_or(d.script_limits.max_memory),
             ..d.script_limits
         },
+        threads: cli.threads.or(file.threads).unwrap_or(d.threads).max(1),
     }
 }
 
 /// Runs a node until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> Result<()> {
     let config = args.into_config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async move {
         let started = weir_server::start(config).await?;
         started.serve(shutdown_signal()).await;
