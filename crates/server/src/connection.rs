@@ -41,6 +41,9 @@ struct Pending {
 
 struct Conn<'a> {
     node: &'a Node,
+    /// When the commands being run arrived (the last read of the socket):
+    /// one clock read per read, shared by a pipeline's commands.
+    arrived: Instant,
     session: Session,
     pending: VecDeque<Pending>,
     out: BytesMut,
@@ -57,6 +60,7 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
     let mut decoder = RequestDecoder::new(if needs_auth { Limits::unauthenticated() } else { limits(node) });
     let mut conn = Conn {
         node,
+        arrived: Instant::now(),
         session: Session::new(client, needs_auth),
         pending: VecDeque::new(),
         out: BytesMut::with_capacity(READ_CHUNK),
@@ -92,6 +96,8 @@ impl Conn<'_> {
     /// Executes every complete command in `input`, then flushes the replies.
     /// Returns false when the connection must close.
     async fn run_buffered(&mut self, decoder: &mut RequestDecoder) -> Result<bool, String> {
+        self.arrived = Instant::now();
+        self.session.client.active_at(self.arrived);
         loop {
             match decoder.decode(&mut self.input) {
                 Ok(Some(args)) => {
@@ -128,10 +134,10 @@ impl Conn<'_> {
         }
         let blocking = self.session.multi.is_none()
             && matches!(resolved, Some(Resolved::Data(spec, _)) if spec.block_timeout(&args).is_some());
-        let started = Instant::now();
+        let started = self.arrived;
         let (command, reply) = self.node.execute(&mut self.session, resolved, args).await;
         match reply {
-            Reply::Now(frame) if self.pending.is_empty() => self.emit(command, started, &frame)?,
+            Reply::Now(frame) if self.pending.is_empty() => self.emit(command, started, Instant::now(), &frame)?,
             reply => self.pending.push_back(Pending { command, started, reply, blocking }),
         }
         if self.pending.len() >= MAX_PENDING {
@@ -143,15 +149,28 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// Awaits every pending reply, in order, into the output buffer.
+    /// Awaits every pending reply, in order, into the output buffer. The
+    /// clock is read again only after a reply had to be waited for: a
+    /// batch answers a pipeline's commands together.
     async fn drain(&mut self) -> Result<(), String> {
+        let mut now = Instant::now();
         while let Some(pending) = self.pending.pop_front() {
             let frame = match pending.reply {
                 Reply::Now(frame) => frame,
-                Reply::Later(rx) if pending.blocking => self.await_watching(rx).await?,
-                Reply::Later(rx) => rx.await.unwrap_or_else(|_| abandoned()),
+                Reply::Later(mut rx) => match rx.try_recv() {
+                    Ok(frame) => frame,
+                    Err(oneshot::error::TryRecvError::Closed) => abandoned(),
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        let frame = match pending.blocking {
+                            true => self.await_watching(rx).await?,
+                            false => rx.await.unwrap_or_else(|_| abandoned()),
+                        };
+                        now = Instant::now();
+                        frame
+                    }
+                },
             };
-            self.emit(pending.command, pending.started, &frame)?;
+            self.emit(pending.command, pending.started, now, &frame)?;
             if self.out.len() >= FLUSH_BYTES {
                 self.write_out().await?;
             }
@@ -159,8 +178,8 @@ impl Conn<'_> {
         Ok(())
     }
 
-    fn emit(&mut self, command: Option<usize>, started: Instant, frame: &Frame) -> Result<(), String> {
-        self.node.stats.record(command, started, frame);
+    fn emit(&mut self, command: Option<usize>, started: Instant, now: Instant, frame: &Frame) -> Result<(), String> {
+        self.node.stats.record(command, now.saturating_duration_since(started), frame);
         encode(frame, self.session.version, &mut self.out);
         if self.out.len() > self.node.config.max_output_buffer {
             self.node.stats.output_overflows.fetch_add(1, Relaxed);

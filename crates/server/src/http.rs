@@ -117,7 +117,7 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
         Reply::Now(frame) => frame,
         Reply::Later(rx) => rx.await.unwrap_or_else(|_| Frame::error("ERR the write was abandoned")),
     };
-    node.stats.record(command, started, &frame);
+    node.stats.record(command, started.elapsed(), &frame);
     frame
 }
 

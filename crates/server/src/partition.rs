@@ -244,9 +244,11 @@ impl Partition {
     }
 }
 
-/// Whether the partition's running script has run for `limit` or more.
+/// Whether the partition's running script has run for `limit` or more
+/// (the clock is read only while a script runs: this is on every write's
+/// path).
 fn busy_past(scripts: &weir_script::Control, limit: Duration) -> bool {
-    scripts.running_for_ms(now_ms()).is_some_and(|ran| u128::from(ran) >= limit.as_millis())
+    scripts.active() && scripts.running_for_ms(now_ms()).is_some_and(|ran| u128::from(ran) >= limit.as_millis())
 }
 
 /// Wall-clock milliseconds since the epoch.

@@ -74,9 +74,16 @@ pub struct ClientEntry {
 }
 
 impl ClientEntry {
+    /// Records the client's latest command (CLIENT LIST's `cmd`).
     pub fn touch(&self, command: usize) {
-        self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Relaxed);
         self.last_command.store(command, Relaxed);
+    }
+
+    /// Records activity at `at` (CLIENT LIST's `idle`): once per read of
+    /// the socket, not per command, since a pipeline arrives at once.
+    pub fn active_at(&self, at: std::time::Instant) {
+        let since_created = at.saturating_duration_since(self.created).as_millis() as u64;
+        self.last_active_ms.store(since_created, Relaxed);
     }
 
     pub fn meta(&self) -> ClientMeta {

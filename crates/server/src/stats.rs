@@ -116,9 +116,9 @@ impl Stats {
     }
 
     /// Counts one command's reply (`command` is its slot in the table).
-    pub fn record(&self, command: Option<usize>, started: std::time::Instant, reply: &weir_protocol::Frame) {
+    pub fn record(&self, command: Option<usize>, took: Duration, reply: &weir_protocol::Frame) {
         if let Some(stats) = command.and_then(|i| self.commands.get(i)) {
-            stats.record(started.elapsed(), reply.is_error());
+            stats.record(took, reply.is_error());
         }
     }
 
