@@ -23,7 +23,8 @@ pub const MAX_BATCH: usize = 10_000;
 pub struct SinkConfig {
     #[serde(default)]
     pub streams: Vec<StreamTable>,
-    /// At most one: a sink pushes every key in weir's changed-keys feed.
+    /// Each with a pattern of its own: a pattern's feed is acknowledged
+    /// by the one task that pushes it.
     #[serde(default)]
     pub counters: Vec<Counters>,
 }
@@ -102,10 +103,13 @@ impl SinkConfig {
         if config.streams.is_empty() && config.counters.is_empty() {
             return Err(SinkError::Config("nothing to sink: no [[streams]] and no [[counters]]".into()));
         }
-        if config.counters.len() > 1 {
-            return Err(SinkError::Config(
-                "at most one [[counters]] section (it takes the whole changed-keys feed)".into(),
-            ));
+        let mut patterns: Vec<&str> = config.counters.iter().map(|c| c.pattern.as_str()).collect();
+        patterns.sort_unstable();
+        if let Some(twice) = patterns.windows(2).find(|w| w[0] == w[1]) {
+            return Err(SinkError::Config(format!(
+                "pattern {:?} in two [[counters]] sections (they would split one feed between them)",
+                twice[0]
+            )));
         }
         for c in &config.counters {
             identifier(&c.table)?;
@@ -147,5 +151,12 @@ mod tests {
         let bad = "[[streams]]\nstream = \"o\"\ntable = \"o; drop table x\"\ncolumns = { a = \"b\" }\n";
         assert!(SinkConfig::parse(bad).is_err());
         assert!(SinkConfig::parse("").is_err());
+        let counters = |p1: &str, p2: &str| {
+            format!(
+                "[[counters]]\npattern = \"{p1}\"\ntable = \"a\"\n[[counters]]\npattern = \"{p2}\"\ntable = \"b\"\n"
+            )
+        };
+        assert_eq!(SinkConfig::parse(&counters("a:*", "*:x")).expect("two patterns").counters.len(), 2);
+        assert!(SinkConfig::parse(&counters("a:*", "a:*")).is_err(), "one feed, two owners");
     }
 }

@@ -87,10 +87,11 @@ async fn push(pg: &tokio_postgres::Client, cfg: &Counters, batch: &[Change], sta
 /// Acknowledges a pushed batch, pipelined; returns the client writes of
 /// the keys acknowledged (a key written again since its fetch stays in the
 /// feed, its writes counted when it next goes out).
-async fn ack(weir: &mut Client, batch: &[Change]) -> Result<u64, SinkError> {
+async fn ack(weir: &mut Client, cfg: &Counters, batch: &[Change]) -> Result<u64, SinkError> {
     let mut out = Vec::new();
     for (key, version, _, _) in batch {
-        weir_client::encode(&mut out, &[b("WEIR.CHANGES.ACK"), b(key), version.to_string().into_bytes()]);
+        let ack = [b("WEIR.CHANGES.ACK"), b(key), version.to_string().into_bytes(), b(&cfg.pattern)];
+        weir_client::encode(&mut out, &ack);
     }
     weir.send(&out).await?;
     let mut writes = 0;
@@ -115,14 +116,20 @@ async fn pass(
     let mut pushed = 0;
     for p in 0..partitions {
         loop {
-            let fetch =
-                [b("CHANGES"), b("FETCH"), p.to_string().into_bytes(), b("COUNT"), cfg.batch.to_string().into_bytes()];
+            let fetch = [
+                b("CHANGES"),
+                b("FETCH"),
+                b(&cfg.pattern),
+                p.to_string().into_bytes(),
+                b("COUNT"),
+                cfg.batch.to_string().into_bytes(),
+            ];
             let batch = changes(weir.call(&fetch).await?)?;
             if batch.is_empty() {
                 break;
             }
             push(pg, cfg, &batch, stats).await?;
-            let writes = ack(weir, &batch).await?;
+            let writes = ack(weir, cfg, &batch).await?;
             pushed += batch.len();
             stats.client_writes.fetch_add(writes, Relaxed);
             stats.batches.fetch_add(1, Relaxed);
@@ -155,7 +162,7 @@ pub async fn run(
     loop {
         tick.tick().await;
         let pushed = pass(&mut weir, pg, cfg, partitions, stats).await?;
-        let pending = weir.call(&[b("CHANGES"), b("PENDING")]).await?;
+        let pending = weir.call(&[b("CHANGES"), b("PENDING"), b(&cfg.pattern)]).await?;
         stats.lag.store(pending.as_int().unwrap_or(0).max(0) as u64, Relaxed);
         if pushed > 0 {
             idle_since = Instant::now();

@@ -53,12 +53,8 @@ pub struct Db {
     /// Keys pushed to by the batch being applied (lists, sorted sets): the
     /// partition writer wakes clients blocked on them. Not state.
     pub(crate) ready: Signals,
-    /// Patterns of keys whose writes feed `changed` ([`crate::changes`]).
-    pub(crate) tracked: Vec<Bytes>,
-    /// Tracked keys written since the sink last acknowledged them.
-    /// Changed keys, each with the writes merged into it since its last
-    /// acknowledgement (the sink's "client writes per statement").
-    pub(crate) changed: BTreeMap<Box<[u8]>, u64>,
+    /// One changed-keys feed per tracked pattern ([`crate::changes`]).
+    pub(crate) feeds: Vec<crate::changes::Feed>,
 }
 
 /// Wake-up signals: a side output of applying a batch, cleared by the
@@ -331,7 +327,7 @@ impl Db {
         let reply = handler(self, ctx, args);
         // The feed's own acknowledgement changes nothing the sink pushes.
         let feeds = spec.access == crate::Access::Write && spec.name != "weir.changes.ack";
-        if feeds && !self.tracked.is_empty() && !reply.is_error() {
+        if feeds && !self.feeds.is_empty() && !reply.is_error() {
             for i in spec.key_indexes(args) {
                 self.note_change(&args[i]);
             }

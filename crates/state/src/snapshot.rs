@@ -9,8 +9,8 @@ use crate::zset::ZSet;
 use bytes::{BufMut, Bytes};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// 2: the changed-keys feed counts writes per key.
-const VERSION: u8 = 2;
+/// 3: one changed-keys feed per tracked pattern, counting writes per key.
+const VERSION: u8 = 3;
 const T_STR: u8 = 1;
 const T_INT: u8 = 2;
 const T_HASH: u8 = 3;
@@ -83,15 +83,15 @@ impl Db {
                 }
             }
         }
-        if !self.tracked.is_empty() || !self.changed.is_empty() {
-            out.put_u64_le(self.tracked.len() as u64);
-            for pattern in &self.tracked {
-                put_bytes(out, pattern);
-            }
-            out.put_u64_le(self.changed.len() as u64);
-            for (key, writes) in &self.changed {
-                put_bytes(out, key);
-                out.put_u64_le(*writes);
+        if !self.feeds.is_empty() {
+            out.put_u64_le(self.feeds.len() as u64);
+            for feed in &self.feeds {
+                put_bytes(out, &feed.pattern);
+                out.put_u64_le(feed.changed.len() as u64);
+                for (key, writes) in &feed.changed {
+                    put_bytes(out, key);
+                    out.put_u64_le(*writes);
+                }
             }
         }
     }
@@ -114,16 +114,17 @@ impl Db {
             }
             db.map.insert(stored, Entry { value, expire_at, version });
         }
-        // The changed-keys feed (absent from snapshots written before it).
+        // The changed-keys feeds (absent when nothing is tracked).
         if r.pos != data.len() {
-            let patterns = r.count(4)?;
-            for _ in 0..patterns {
-                db.tracked.push(r.bytes()?);
-            }
-            let changed = r.count(12)?;
-            for _ in 0..changed {
-                let key = Box::from(r.slice()?);
-                db.changed.insert(key, r.u64()?);
+            let feeds = r.count(12)?;
+            for _ in 0..feeds {
+                let mut feed = crate::changes::Feed::new(r.bytes()?);
+                let changed = r.count(12)?;
+                for _ in 0..changed {
+                    let key = Box::from(r.slice()?);
+                    feed.changed.insert(key, r.u64()?);
+                }
+                db.feeds.push(feed);
             }
         }
         if r.pos != data.len() {

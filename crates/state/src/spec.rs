@@ -267,7 +267,7 @@ static COMMANDS: &[CommandSpec] = commands! {
     "xautoclaim", -6, WR, (1, 1, 1), W, "stream", stream_claim::xautoclaim, "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.";
     "xinfo", -2, &["readonly"], (2, 2, 1), R, "stream", stream_info::xinfo, "A container for stream introspection commands.";
     "weir.track", 2, &["write", "admin"], (0, 0, 0), W, "weir", changes::track, "Tracks writes to keys matching a pattern in the changed-keys feed (sent to every partition by CHANGES TRACK).";
-    "weir.changes.ack", 3, WR, (1, 1, 1), W, "weir", changes::ack, "Forgets a key's change if the key is still at the given version.";
+    "weir.changes.ack", 4, WR, (1, 1, 1), W, "weir", changes::ack, "Forgets a key's change in a tracked pattern's feed if the key is still at the given version.";
     "xsetid", -3, &["write", "denyoom", "fast"], (1, 1, 1), W, "stream", stream::xsetid, "An internal command for replicating stream values.";
 };
 

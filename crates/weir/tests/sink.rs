@@ -180,3 +180,47 @@ fn likes_counters_converge_with_at_least_100_writes_per_statement() {
         "/metrics says {merged:.1} writes per statement, the log {ratio:.1}"
     );
 }
+
+/// Two [[counters]] sections whose patterns overlap: each pattern has a
+/// feed of its own, so a key matching both lands in both tables, and a
+/// hash goes out as a JSON object.
+#[test]
+fn overlapping_counter_patterns_each_get_their_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let pg = common::postgres::start_postgres();
+    let mut conn = node.client();
+    for pattern in ["a:*", "*:x"] {
+        let _: i64 = redis::cmd("CHANGES").arg("TRACK").arg(pattern).query(&mut conn).expect("track");
+    }
+    let _: () = redis::pipe()
+        .incr("a:x", 1)
+        .incr("a:x", 1)
+        .incr("a:x", 1)
+        .incr("a:y", 1)
+        .hset("b:x", "f", "1")
+        .set("c", "4")
+        .query(&mut conn)
+        .expect("writes");
+    let config = dir.path().join("sink.toml");
+    std::fs::write(
+        &config,
+        "[[counters]]\npattern = \"a:*\"\ntable = \"ta\"\ninterval_ms = 50\n\
+         [[counters]]\npattern = \"*:x\"\ntable = \"tx\"\ninterval_ms = 50\n",
+    )
+    .expect("config");
+    let status = Command::new(common::weir_bin())
+        .args(["sink", "postgres", "--url", &node.url(), "--postgres", &pg.conn_string(), "--idle-exit-ms", "1000"])
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run the sink");
+    assert!(status.success(), "the sink failed: {status}");
+    let table = |name: &str| pg.query(&format!("SELECT string_agg(key || '=' || value, ' ' ORDER BY key) FROM {name}"));
+    assert_eq!(table("ta"), "a:x=3 a:y=1");
+    assert_eq!(table("tx"), "a:x=3 b:x={\"f\":\"1\"}");
+    let pending: i64 = redis::cmd("CHANGES").arg("PENDING").query(&mut conn).expect("pending");
+    assert_eq!(pending, 0, "both feeds drained");
+}

@@ -4,13 +4,14 @@
 //! - `CHANGES TRACK <pattern>`: every partition starts tracking writes to
 //!   matching keys (logged on each partition).
 //! - `CHANGES PARTITIONS`: how many partitions to fetch from.
-//! - `CHANGES FETCH <partition> [COUNT <n>]`: changed keys with their
-//!   version, current value, and the writes merged into them since their
-//!   last acknowledgement.
-//! - `CHANGES PENDING`: changed keys not yet acknowledged, all partitions.
+//! - `CHANGES FETCH <pattern> <partition> [COUNT <n>]`: the pattern's
+//!   changed keys with their version, current value, and the writes merged
+//!   into them since their last acknowledgement.
+//! - `CHANGES PENDING [<pattern>]`: changed keys not yet acknowledged, all
+//!   partitions (one pattern's feed, or all).
 //!
-//! A sink acknowledges with `WEIR.CHANGES.ACK <key> <version>`, routed by
-//! key like any write.
+//! A sink acknowledges with `WEIR.CHANGES.ACK <key> <version> <pattern>`,
+//! routed by key like any write.
 
 use crate::node::Node;
 use crate::partition::{now_ms, Proposal};
@@ -33,8 +34,8 @@ pub async fn run(node: &Node, args: &[Bytes]) -> Frame {
     match args.len() {
         3 if is(sub, "track") => track(node, &args[2]).await,
         2 if is(sub, "partitions") => Frame::Integer(node.partitions.len() as i64),
-        2 if is(sub, "pending") => pending(node).await,
-        3 | 5 if is(sub, "fetch") => fetch(node, &args[2..]).await,
+        2 | 3 if is(sub, "pending") => pending(node, args.get(2)).await,
+        4 | 6 if is(sub, "fetch") => fetch(node, &args[2], &args[3..]).await,
         _ => Frame::error(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CHANGES TRACK, PARTITIONS, FETCH or PENDING.",
             String::from_utf8_lossy(sub)
@@ -55,7 +56,7 @@ async fn track(node: &Node, pattern: &Bytes) -> Frame {
     Frame::Integer(i64::from(added > 0))
 }
 
-async fn fetch(node: &Node, args: &[Bytes]) -> Frame {
+async fn fetch(node: &Node, pattern: &Bytes, args: &[Bytes]) -> Frame {
     let parse = |a: &Bytes| std::str::from_utf8(a).ok().and_then(|s| s.parse::<usize>().ok());
     let Some(index) = parse(&args[0]).filter(|i| *i < node.partitions.len()) else {
         return Frame::error("ERR no such partition");
@@ -70,13 +71,15 @@ async fn fetch(node: &Node, args: &[Bytes]) -> Frame {
     };
     let now = now_ms();
     let partition = &node.partitions[index];
-    partition.with_state(Some(node.config.busy_script), |m| m.db.fetch_changes(now, count)).await.unwrap_or_else(|b| b)
+    let fetch = |m: &mut weir_raft::machine::Machine| m.db.fetch_changes(pattern, now, count);
+    partition.with_state(Some(node.config.busy_script), fetch).await.unwrap_or_else(|b| b)
 }
 
-async fn pending(node: &Node) -> Frame {
+async fn pending(node: &Node, pattern: Option<&Bytes>) -> Frame {
     let mut total = 0;
     for partition in &node.partitions {
-        match partition.with_state(Some(node.config.busy_script), |m| m.db.changes_pending()).await {
+        let count = |m: &mut weir_raft::machine::Machine| m.db.changes_pending(pattern.map(|p| p.as_ref()));
+        match partition.with_state(Some(node.config.busy_script), count).await {
             Ok(n) => total += n,
             Err(busy) => return busy,
         }
