@@ -5,12 +5,15 @@
 //! - [`segment`]: segment files and what pins them.
 //! - [`recovery`]: replay at startup; torn tails are cut, corruption stops.
 //! - [`writer`]: the group-commit thread (one write + one fdatasync per batch).
+//! - `prealloc`: zero-fills the open segment ahead of the writer, so its
+//!   fdatasync flushes data, not metadata.
 //!
 //! Invariants: a callback reports success only after its records are
 //! durable per the [`FsyncMode`]; after any failed write or fsync the log is
 //! poisoned and reports that to every later append, because the kernel may
 //! have dropped the dirty pages.
 
+mod prealloc;
 pub mod record;
 pub mod recovery;
 pub mod segment;
@@ -130,6 +133,8 @@ impl Log {
         let initial: Vec<u8> = recovered.sticky.values().flatten().copied().collect();
         let seq = recovered.next_seq;
         let file = segment::create(&config.dir, seq, &initial).map_err(io)?;
+        let written = (segment::SEGMENT_HEADER_LEN + initial.len()) as u64;
+        let fill = prealloc::Filler::start(&file, written, config.segment_bytes).map_err(io)?;
         let shared = Arc::new(Shared {
             poison: Mutex::new(None),
             is_poisoned: AtomicBool::new(false),
@@ -145,8 +150,9 @@ impl Log {
             max_batch_bytes: config.max_batch_bytes,
             shared: shared.clone(),
             file,
+            fill: Some(fill),
             seq,
-            written: (segment::SEGMENT_HEADER_LEN + initial.len()) as u64,
+            written,
             pins: Default::default(),
             closed: recovered.segments,
             sticky: recovered.sticky,

@@ -1,8 +1,11 @@
 //! Replaying the log at startup, failing closed.
 //!
 //! A bad record with no valid record anywhere after it, in the last
-//! segment, is a torn write: it is cut off with a warning. Any other bad
-//! record is corruption: startup fails naming the file and the offset.
+//! segment, is a torn write: it is cut off with a warning. Zeros to the end
+//! of the last segment are the room filled ahead of the writer: cut off
+//! quietly (closed segments end at their last record, so zeros there are
+//! corruption). Any other bad record is corruption: startup fails naming
+//! the file and the offset.
 
 use crate::record::{self, RecordRef};
 use crate::segment::{self, Pins, MAGIC, SEGMENT_HEADER_LEN};
@@ -86,6 +89,12 @@ fn replay_segment<E: std::error::Error>(
                     pins.note(rec.partition, rec.index);
                 }
                 at += len;
+            }
+            Err(_) if last && data[at..].iter().all(|b| *b == 0) => {
+                // The open segment's preallocated rest: cut, so that once
+                // a newer segment exists this one ends at its last record.
+                truncate(path, at as u64)?;
+                break;
             }
             Err(why) => {
                 if !last || valid_record_after(data, at) {

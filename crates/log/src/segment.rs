@@ -36,9 +36,11 @@ pub fn header(seq: u64) -> [u8; SEGMENT_HEADER_LEN] {
 
 /// Creates a segment holding its header and `initial` bytes, durably
 /// (file and directory fsynced) before any append is acknowledged in it.
+/// Not in append mode: the writer writes at its offset, into blocks the
+/// [`crate::prealloc`] filler may have zeroed ahead of it.
 pub fn create(dir: &Path, seq: u64, initial: &[u8]) -> io::Result<File> {
     let path = path_of(dir, seq);
-    let mut file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+    let mut file = OpenOptions::new().create_new(true).write(true).open(&path)?;
     file.write_all(&header(seq))?;
     file.write_all(initial)?;
     file.sync_all()?;

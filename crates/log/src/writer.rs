@@ -4,13 +4,14 @@
 //! timer is involved: a lone request is written at once, and batches grow
 //! by themselves while an fsync is in progress.
 
+use crate::prealloc::Filler;
 use crate::record::Record;
 use crate::segment::{self, Pins};
 use crate::{Done, FsyncMode, LogError, Shared};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct Writer {
     pub max_batch_bytes: usize,
     pub shared: Arc<Shared>,
     pub file: File,
+    /// Zero-fills `file` ahead of `written` (none while rolling).
+    pub fill: Option<Filler>,
     pub seq: u64,
     pub written: u64,
     pub pins: Pins,
@@ -58,9 +61,10 @@ impl Writer {
                 self.maintain();
             }
         }
-        if self.unsynced {
-            let _ = fdatasync(&self.file);
-        }
+        // A clean close leaves the segment ending at its last record.
+        self.fill = None;
+        let _ = self.file.set_len(self.written);
+        let _ = self.file.sync_all();
     }
 
     fn drain(&mut self, rx: &mut mpsc::Receiver<Request>, dones: &mut Vec<Done>) {
@@ -110,7 +114,11 @@ impl Writer {
     }
 
     fn write_batch(&mut self) -> std::io::Result<()> {
-        self.file.write_all(&self.buf)?;
+        let end = self.written + self.buf.len() as u64;
+        if let Some(fill) = &self.fill {
+            fill.claim(end);
+        }
+        self.file.write_all_at(&self.buf, self.written)?;
         self.written += self.buf.len() as u64;
         self.unsynced = true;
         self.shared.stats.batches.fetch_add(1, Relaxed);
@@ -165,15 +173,24 @@ impl Writer {
         self.shared.stats.segments.store(self.closed.len() as u64 + 1, Relaxed);
     }
 
+    /// Closes the segment at its last record (cutting the zeros filled
+    /// ahead: a closed segment ends where its records do, so recovery can
+    /// tell a zeroed tail there from the open segment's) and opens the next.
     fn roll(&mut self) -> std::io::Result<()> {
         let initial: Vec<u8> = self.sticky.values().flatten().copied().collect();
         let seq = self.seq + 1;
+        let start = (segment::SEGMENT_HEADER_LEN + initial.len()) as u64;
+        // Stop the old filler before cutting what it filled.
+        self.fill = None;
+        self.file.set_len(self.written)?;
+        self.file.sync_all()?;
         let file = segment::create(&self.dir, seq, &initial)?;
+        self.fill = Some(Filler::start(&file, start, self.segment_bytes)?);
         let old = std::mem::take(&mut self.pins);
         self.closed.insert(self.seq, old);
         self.file = file;
         self.seq = seq;
-        self.written = (segment::SEGMENT_HEADER_LEN + initial.len()) as u64;
+        self.written = start;
         Ok(())
     }
 }

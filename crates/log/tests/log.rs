@@ -101,6 +101,30 @@ fn torn_tail_is_truncated() {
     assert_eq!(seen.len(), 9);
 }
 
+/// A crash leaves the open segment with the zeros filled ahead of the
+/// writer: a clean end. A closed segment ends at its last record, so zeros
+/// after its records mean lost records: refused.
+#[test]
+fn preallocated_zeros_end_the_open_segment_but_not_a_closed_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_records(dir.path(), 10);
+    let first = only_segment(dir.path());
+    let mut bytes = std::fs::read(&first).expect("read");
+    bytes.extend(vec![0u8; 64 << 10]);
+    std::fs::write(&first, &bytes).expect("write");
+    let (log, seen) = open(config(dir.path())).expect("the open segment's zeros are its end");
+    assert_eq!(seen.len(), 10);
+    drop(log);
+    assert_eq!(
+        std::fs::metadata(&first).expect("meta").len() as usize,
+        bytes.len() - (64 << 10),
+        "cut at the last record"
+    );
+    std::fs::write(&first, &bytes).expect("zeros after a closed segment's records");
+    let err = open(config(dir.path())).err().expect("must refuse");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+}
+
 #[test]
 fn corruption_in_the_middle_fails_with_file_and_offset() {
     for flip in [30usize, 45] {
