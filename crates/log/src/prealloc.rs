@@ -127,8 +127,12 @@ mod tests {
     #[test]
     fn fills_ahead_and_never_over_claimed_bytes() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let file =
-            std::fs::OpenOptions::new().create(true).read(true).write(true).open(dir.path().join("seg")).expect("open");
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(dir.path().join("seg"))
+            .expect("open");
         let limit = 3 * AHEAD;
         let filler = Filler::start(&file, 0, limit).expect("start");
         // The writer races the filler, writing 0xAB records as it goes.
