@@ -172,6 +172,10 @@ pub struct Engine {
     /// Private to the engine: the run wrapper, the per-run bridge, the
     /// script's RESP choice.
     holder: Table,
+    /// `holder.run`: runs a compiled script under the error handler.
+    run: mlua::Function,
+    /// The run `redis.call` and `redis.pcall` reach (set only while one runs).
+    current: Arc<Current>,
     compiled: HashMap<String, mlua::Function>,
     /// The last body run and its SHA1: a stream of one script (a flash
     /// sale) hashes its text once, not once per call.
@@ -255,15 +259,17 @@ impl Engine {
         let redis: Table = globals.raw_get("redis")?;
         redis.raw_set("sha1hex", lua.create_function(|_, s: mlua::LuaString| Ok(sha1_hex(&s.as_bytes())))?)?;
         redis.raw_set("log", lua.create_function(log)?)?;
-        Ok(Engine {
-            lua,
-            holder,
-            compiled: HashMap::new(),
-            last_sha: None,
-            rand,
-            control: Arc::new(Control::default()),
-            limits,
-        })
+        let control = Arc::new(Control::default());
+        let current = Arc::new(Current::default());
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            let (current, control, holder) = (current.clone(), control.clone(), holder.clone());
+            let function = lua.create_function(move |lua, args: Variadic<Value>| {
+                redis_call(lua, &current, &control, &holder, &args, raise)
+            })?;
+            redis.raw_set(name, function)?;
+        }
+        let run = holder.raw_get("run")?;
+        Ok(Engine { lua, holder, run, current, compiled: HashMap::new(), last_sha: None, rand, control, limits })
     }
 
     pub fn control(&self) -> Arc<Control> {
@@ -349,31 +355,10 @@ impl Engine {
         self.control.kill.store(false, Ordering::Release);
         self.control.running_since.store(wall_ms().max(1), Ordering::Release);
         self.arm_limits()?;
-        let run: mlua::Function = self.holder.raw_get("run")?;
-        let holder = self.holder.clone();
-        let control = self.control.clone();
-        let redis: Table = self.lua.globals().raw_get("redis")?;
-        let state = std::cell::RefCell::new((db, ctx));
-        let run_command = |lua: &Lua, args: Variadic<Value>, raise: bool| -> mlua::Result<Value> {
-            let resp3 = holder.raw_get::<i64>("resp").unwrap_or(2) == 3;
-            let (reply, failed) = {
-                let mut guard = state.borrow_mut();
-                let (db, ctx) = &mut *guard;
-                bridge(db, ctx, call, &control, &args)
-            };
-            let value = frame_to_lua(lua, &reply, resp3)?;
-            if failed && raise {
-                holder.raw_set("call_error", value)?;
-                return Err(mlua::Error::RuntimeError(CALL_MARKER.into()));
-            }
-            Ok(value)
+        let (ok, value) = {
+            let _running = self.current.enter(db, ctx, call);
+            self.run.call::<(bool, Value)>(function)?
         };
-        let run_command = &run_command;
-        let (ok, value) = self.lua.scope(|scope| {
-            redis.raw_set("call", scope.create_function(move |lua, args| run_command(lua, args, true))?)?;
-            redis.raw_set("pcall", scope.create_function(move |lua, args| run_command(lua, args, false))?)?;
-            run.call::<(bool, Value)>(function)
-        })?;
         let script_resp3 = self.holder.raw_get::<i64>("resp").unwrap_or(2) == 3;
         Ok(if ok { lua_to_frame(&value, script_resp3) } else { error_reply(&value, &sha) })
     }
@@ -389,6 +374,73 @@ impl ScriptHost for Engine {
 }
 
 /// What `redis.call` does with one command: `(reply, failed)`.
+/// The state a running script's `redis.call` works on. `redis.call` and
+/// `redis.pcall` are created once with the interpreter (not per run, which
+/// cost a scope and two closures per EVAL); `Engine::execute` points this
+/// at its borrows for exactly the length of the run.
+#[derive(Default)]
+struct Current(Mutex<Option<Running>>);
+
+#[derive(Clone, Copy)]
+struct Running {
+    db: *mut Db,
+    ctx: *mut ExecCtx,
+    call: *const ScriptCall,
+}
+
+// SAFETY: the pointers are only dereferenced by `redis_call`, on the
+// thread running the script, while `Engine::execute` holds the borrows
+// they came from (see `Current::enter`).
+unsafe impl Send for Running {}
+
+/// Clears `Current` when the run ends, however it ends.
+struct Entered<'a>(&'a Current);
+
+impl Current {
+    /// Points `redis.call` at these borrows until the guard drops. The
+    /// caller must not use them itself meanwhile: it only runs Lua.
+    fn enter<'a>(&'a self, db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall) -> Entered<'a> {
+        let running = Running { db, ctx, call };
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
+        Entered(self)
+    }
+
+    fn get(&self) -> Option<Running> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// `redis.call` (`raise`) and `redis.pcall`.
+fn redis_call(
+    lua: &Lua,
+    current: &Current,
+    control: &Control,
+    holder: &Table,
+    args: &[Value],
+    raise: bool,
+) -> mlua::Result<Value> {
+    let Some(running) = current.get() else {
+        return Err(mlua::Error::RuntimeError("redis.call outside a script".into()));
+    };
+    // SAFETY: `Current::enter` holds these borrows, unused by their owner,
+    // until the run that is calling us returns; one script runs at a time.
+    let (db, ctx, call) = unsafe { (&mut *running.db, &mut *running.ctx, &*running.call) };
+    let resp3 = holder.raw_get::<i64>("resp").unwrap_or(2) == 3;
+    let (reply, failed) = bridge(db, ctx, call, control, args);
+    let value = frame_to_lua(lua, &reply, resp3)?;
+    if failed && raise {
+        holder.raw_set("call_error", value)?;
+        return Err(mlua::Error::RuntimeError(CALL_MARKER.into()));
+    }
+    Ok(value)
+}
+
 fn bridge(db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall, control: &Control, args: &[Value]) -> (Frame, bool) {
     match check_and_run(db, ctx, call, control, args) {
         Ok(reply) => {

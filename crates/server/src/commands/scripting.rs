@@ -31,37 +31,49 @@ const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 /// SHA1 → script text, bounded.
 #[derive(Default)]
 pub struct ScriptCache {
-    inner: Mutex<(HashMap<String, Bytes>, usize)>,
+    inner: Mutex<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    scripts: HashMap<String, Bytes>,
+    bytes: usize,
+    /// The last text added and its SHA1: a stream of EVALs of one script
+    /// (a flash sale) compares its text instead of hashing it each time.
+    last: Option<(Bytes, String)>,
 }
 
 impl ScriptCache {
     fn get(&self, sha: &[u8]) -> Option<Bytes> {
         let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        self.lock().0.get(&sha).cloned()
+        self.lock().scripts.get(&sha).cloned()
     }
 
     /// Adds a script and returns its SHA1, or an error when the cache is full.
     fn insert(&self, body: &Bytes) -> Result<String, Frame> {
+        if let Some((_, sha)) = self.lock().last.as_ref().filter(|(last, _)| last == body) {
+            return Ok(sha.clone());
+        }
         let sha = sha1_hex(body);
         let mut inner = self.lock();
-        if inner.0.contains_key(&sha) {
-            return Ok(sha);
+        if !inner.scripts.contains_key(&sha) {
+            if inner.scripts.len() >= MAX_SCRIPTS || inner.bytes + body.len() > MAX_SCRIPT_BYTES {
+                return Err(Frame::error(format!(
+                    "ERR the script cache is full ({MAX_SCRIPTS} scripts or {MAX_SCRIPT_BYTES} bytes); SCRIPT FLUSH empties it"
+                )));
+            }
+            inner.bytes += body.len();
+            inner.scripts.insert(sha.clone(), body.clone());
         }
-        if inner.0.len() >= MAX_SCRIPTS || inner.1 + body.len() > MAX_SCRIPT_BYTES {
-            return Err(Frame::error(format!(
-                "ERR the script cache is full ({MAX_SCRIPTS} scripts or {MAX_SCRIPT_BYTES} bytes); SCRIPT FLUSH empties it"
-            )));
-        }
-        inner.1 += body.len();
-        inner.0.insert(sha.clone(), body.clone());
+        inner.last = Some((body.clone(), sha.clone()));
         Ok(sha)
     }
 
     fn flush(&self) {
-        *self.lock() = (HashMap::new(), 0);
+        *self.lock() = Cached::default();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<String, Bytes>, usize)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
