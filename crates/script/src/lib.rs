@@ -66,17 +66,43 @@ impl Default for Limits {
 const BUSY_RUN: Duration = Duration::from_micros(100);
 const BUSY_PAUSE: Duration = Duration::from_micros(1900);
 
-/// The pacing of one script run (see `BUSY_RUN`).
-struct Pace {
+/// The limits of the current run, read by the instruction hook, which is
+/// installed once with the interpreter and re-armed per run (setting and
+/// removing a hook per EVAL cost ~3% of a flash sale's CPU).
+struct RunLimits {
+    /// Hook calls left before the instruction limit.
+    budget: AtomicU64,
     after_ms: u64,
-    started: Instant,
-    /// When the script last resumed from a pause, in ns since `started`.
+    epoch: Instant,
+    /// When the running script last resumed from a pause, in ns since
+    /// `epoch` (see `BUSY_RUN`).
     resumed_ns: AtomicU64,
 }
 
-impl Pace {
-    fn new(after_ms: u64) -> Pace {
-        Pace { after_ms, started: Instant::now(), resumed_ns: AtomicU64::new(0) }
+impl RunLimits {
+    fn new(after_ms: u64) -> RunLimits {
+        RunLimits { budget: AtomicU64::new(0), after_ms, epoch: Instant::now(), resumed_ns: AtomicU64::new(0) }
+    }
+
+    fn arm(&self, budget: u64) {
+        self.budget.store(budget, Ordering::Relaxed);
+        self.resumed_ns.store(self.now_ns(), Ordering::Relaxed);
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// The hook, every `HOOK_EVERY` instructions.
+    fn check(&self, control: &Control) -> mlua::Result<VmState> {
+        if control.kill.load(Ordering::Acquire) {
+            return Err(mlua::Error::RuntimeError(KILLED.into()));
+        }
+        if self.budget.fetch_sub(1, Ordering::Relaxed) == 0 {
+            return Err(mlua::Error::RuntimeError("Script exceeded the instruction limit".into()));
+        }
+        self.pace(control);
+        Ok(VmState::Continue)
     }
 
     /// Pauses a busy script that has run its slice.
@@ -84,11 +110,10 @@ impl Pace {
         if control.running_for_ms(wall_ms()).is_none_or(|ran| ran < self.after_ms) {
             return;
         }
-        let now_ns = self.started.elapsed().as_nanos() as u64;
-        if now_ns.saturating_sub(self.resumed_ns.load(Ordering::Relaxed)) >= BUSY_RUN.as_nanos() as u64 {
+        if self.now_ns().saturating_sub(self.resumed_ns.load(Ordering::Relaxed)) >= BUSY_RUN.as_nanos() as u64 {
             control.pauses.fetch_add(1, Ordering::Relaxed);
             std::thread::sleep(BUSY_PAUSE);
-            self.resumed_ns.store(self.started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.resumed_ns.store(self.now_ns(), Ordering::Relaxed);
         }
     }
 }
@@ -176,6 +201,9 @@ pub struct Engine {
     run: mlua::Function,
     /// The run `redis.call` and `redis.pcall` reach (set only while one runs).
     current: Arc<Current>,
+    /// The running script's `redis.setresp(3)`.
+    resp3: Arc<AtomicBool>,
+    run_limits: Arc<RunLimits>,
     compiled: HashMap<String, mlua::Function>,
     /// The last body run and its SHA1: a stream of one script (a flash
     /// sale) hashes its text once, not once per call.
@@ -202,7 +230,7 @@ function redis.status_reply(s)
 end
 function redis.setresp(v)
   if v ~= 2 and v ~= 3 then error({err = 'ERR RESP version must be 2 or 3.'}) end
-  holder.resp = v
+  holder.set_resp(v)
 end
 function redis.set_repl(_) end
 function redis.replicate_commands() return true end
@@ -261,15 +289,38 @@ impl Engine {
         redis.raw_set("log", lua.create_function(log)?)?;
         let control = Arc::new(Control::default());
         let current = Arc::new(Current::default());
+        let resp3 = Arc::new(AtomicBool::new(false));
         for (name, raise) in [("call", true), ("pcall", false)] {
-            let (current, control, holder) = (current.clone(), control.clone(), holder.clone());
+            let (current, control, holder, resp3) = (current.clone(), control.clone(), holder.clone(), resp3.clone());
             let function = lua.create_function(move |lua, args: Variadic<Value>| {
-                redis_call(lua, &current, &control, &holder, &args, raise)
+                redis_call(lua, &current, &control, &holder, resp3.load(Ordering::Relaxed), &args, raise)
             })?;
             redis.raw_set(name, function)?;
         }
+        let set_resp = resp3.clone();
+        holder.raw_set(
+            "set_resp",
+            lua.create_function(move |_, v: i64| Ok(set_resp.store(v == 3, Ordering::Relaxed)))?,
+        )?;
+        let run_limits = Arc::new(RunLimits::new(limits.throttle_after_ms));
+        let (hook_limits, hook_control) = (run_limits.clone(), control.clone());
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+            hook_limits.check(&hook_control)
+        })?;
         let run = holder.raw_get("run")?;
-        Ok(Engine { lua, holder, run, current, compiled: HashMap::new(), last_sha: None, rand, control, limits })
+        Ok(Engine {
+            lua,
+            holder,
+            run,
+            current,
+            resp3,
+            run_limits,
+            compiled: HashMap::new(),
+            last_sha: None,
+            rand,
+            control,
+            limits,
+        })
     }
 
     pub fn control(&self) -> Arc<Control> {
@@ -308,23 +359,11 @@ impl Engine {
     fn arm_limits(&self) -> mlua::Result<()> {
         let _ = self.lua.set_memory_limit(0);
         let _ = self.lua.set_memory_limit(self.lua.used_memory() + self.limits.max_memory);
-        let control = self.control.clone();
-        let budget = AtomicU64::new(self.limits.max_instructions / u64::from(HOOK_EVERY));
-        let pace = Pace::new(self.limits.throttle_after_ms);
-        self.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-            if control.kill.load(Ordering::Acquire) {
-                return Err(mlua::Error::RuntimeError(KILLED.into()));
-            }
-            if budget.fetch_sub(1, Ordering::Relaxed) == 0 {
-                return Err(mlua::Error::RuntimeError("Script exceeded the instruction limit".into()));
-            }
-            pace.pace(&control);
-            Ok(VmState::Continue)
-        })
+        self.run_limits.arm(self.limits.max_instructions / u64::from(HOOK_EVERY));
+        Ok(())
     }
 
     fn disarm(&self) {
-        self.lua.remove_hook();
         let _ = self.lua.set_memory_limit(0);
         let _ = self.holder.raw_set("call_error", Value::Nil);
         self.control.running_since.store(0, Ordering::Release);
@@ -349,7 +388,7 @@ impl Engine {
             Err(reply) => return Ok(reply),
         };
         self.set_arrays(call)?;
-        self.holder.raw_set("resp", 2)?;
+        self.resp3.store(false, Ordering::Relaxed);
         *self.rand.lock().unwrap_or_else(|e| e.into_inner()) = Rand48::seeded(ctx.rng.gen());
         self.control.wrote.store(false, Ordering::Release);
         self.control.kill.store(false, Ordering::Release);
@@ -359,7 +398,7 @@ impl Engine {
             let _running = self.current.enter(db, ctx, call);
             self.run.call::<(bool, Value)>(function)?
         };
-        let script_resp3 = self.holder.raw_get::<i64>("resp").unwrap_or(2) == 3;
+        let script_resp3 = self.resp3.load(Ordering::Relaxed);
         Ok(if ok { lua_to_frame(&value, script_resp3) } else { error_reply(&value, &sha) })
     }
 }
@@ -422,6 +461,7 @@ fn redis_call(
     current: &Current,
     control: &Control,
     holder: &Table,
+    resp3: bool,
     args: &[Value],
     raise: bool,
 ) -> mlua::Result<Value> {
@@ -431,7 +471,6 @@ fn redis_call(
     // SAFETY: `Current::enter` holds these borrows, unused by their owner,
     // until the run that is calling us returns; one script runs at a time.
     let (db, ctx, call) = unsafe { (&mut *running.db, &mut *running.ctx, &*running.call) };
-    let resp3 = holder.raw_get::<i64>("resp").unwrap_or(2) == 3;
     let (reply, failed) = bridge(db, ctx, call, control, args);
     let value = frame_to_lua(lua, &reply, resp3)?;
     if failed && raise {
