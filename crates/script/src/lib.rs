@@ -300,7 +300,10 @@ impl Engine {
         let set_resp = resp3.clone();
         holder.raw_set(
             "set_resp",
-            lua.create_function(move |_, v: i64| Ok(set_resp.store(v == 3, Ordering::Relaxed)))?,
+            lua.create_function(move |_, v: i64| {
+                set_resp.store(v == 3, Ordering::Relaxed);
+                Ok(())
+            })?,
         )?;
         let run_limits = Arc::new(RunLimits::new(limits.throttle_after_ms));
         let (hook_limits, hook_control) = (run_limits.clone(), control.clone());
