@@ -185,6 +185,26 @@ mod tests {
     }
 
     #[test]
+    fn keys_removed_by_active_expiry_feed_a_deletion() {
+        let mut db = Db::new();
+        apply(&mut db, &[&["weir.track", "s:*"], &["SET", "s:1", "a", "PX", "10"], &["SET", "other", "b", "PX", "10"]]);
+        let version = version_of(&db.fetch_changes(b"s:*", 1, 10), "s:1").expect("s:1 changed");
+        apply(&mut db, &[&["weir.changes.ack", "s:1", &version.to_string(), "s:*"]]);
+        assert_eq!(db.changes_pending(None), 0);
+        assert_eq!(db.active_expire(1_000, 10), 2);
+        let fetched = db.fetch_changes(b"s:*", 1_000, 10);
+        assert_eq!(
+            fetched,
+            Frame::Array(vec![Frame::Array(vec![
+                Frame::bulk("s:1"),
+                Frame::Integer(0),
+                Frame::Null,
+                Frame::Integer(1)
+            ])])
+        );
+    }
+
+    #[test]
     fn overlapping_patterns_have_feeds_of_their_own() {
         let mut db = Db::new();
         apply(&mut db, &[&["weir.track", "a:*"], &["weir.track", "*:x"], &["weir.track", "a:*"]]);

@@ -264,6 +264,8 @@ impl Db {
                 break;
             }
             self.remove_stored(&stored);
+            // A write-behind sink deletes what expired, as it deletes DEL's.
+            self.note_change(&stored[HASH_LEN..]);
             removed += 1;
         }
         removed
