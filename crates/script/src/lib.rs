@@ -15,176 +15,30 @@
 //! checked before it runs); an undeclared key is an error when touched.
 
 pub mod bit;
+mod call;
 pub mod cjson;
 pub mod convert;
+mod limits;
 mod rand48;
 
+use call::{redis_call, Current, CALL_MARKER};
+use limits::{wall_ms, RunLimits, HOOK_EVERY};
+pub use limits::{Control, Kill, Limits, KILLED};
+
 use bytes::Bytes;
-use convert::{format_number, frame_to_lua, lua_to_frame, strip_dash};
-use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use convert::{format_number, lua_to_frame, strip_dash};
+use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic};
 use rand::Rng;
 use rand48::Rand48;
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use weir_protocol::Frame;
-use weir_state::{Access, Db, ExecCtx, ScriptCall, ScriptHost};
+use weir_state::{Db, ExecCtx, ScriptCall, ScriptHost};
 
 /// Compiled scripts kept per partition before the cache is cleared.
 const MAX_COMPILED: usize = 1024;
-/// The hook runs every this many VM instructions.
-const HOOK_EVERY: u32 = 1000;
-
-/// Limits on one script run.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// VM instructions before the script is stopped with an error (the
-    /// default, 10^11, is minutes of work: a backstop, not the busy limit).
-    pub max_instructions: u64,
-    /// Bytes a script may allocate beyond what the interpreter held before.
-    pub max_memory: usize,
-    /// Run time after which a script is busy (the server's busy-script
-    /// limit) and runs throttled, on `BUSY_RUN` of every
-    /// `BUSY_RUN + BUSY_PAUSE`.
-    pub throttle_after_ms: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits { max_instructions: 100_000_000_000, max_memory: 64 << 20, throttle_after_ms: 5000 }
-    }
-}
-
-/// A busy script (one past `Limits::throttle_after_ms`) keeps running, so
-/// that SCRIPT KILL or its own end can stop it, but pauses `BUSY_PAUSE`
-/// after every `BUSY_RUN` of running: a twentieth of a core, in slices short
-/// enough that what shares its core waits at most `BUSY_RUN`. Its
-/// instruction budget is counted, not timed, so throttling changes when it
-/// ends, never its result.
-const BUSY_RUN: Duration = Duration::from_micros(100);
-const BUSY_PAUSE: Duration = Duration::from_micros(1900);
-
-/// The limits of the current run, read by the instruction hook, which is
-/// installed once with the interpreter and re-armed per run (setting and
-/// removing a hook per EVAL cost ~3% of a flash sale's CPU).
-struct RunLimits {
-    /// Hook calls left before the instruction limit.
-    budget: AtomicU64,
-    after_ms: u64,
-    epoch: Instant,
-    /// When the running script last resumed from a pause, in ns since
-    /// `epoch` (see `BUSY_RUN`).
-    resumed_ns: AtomicU64,
-}
-
-impl RunLimits {
-    fn new(after_ms: u64) -> RunLimits {
-        RunLimits { budget: AtomicU64::new(0), after_ms, epoch: Instant::now(), resumed_ns: AtomicU64::new(0) }
-    }
-
-    fn arm(&self, budget: u64) {
-        self.budget.store(budget, Ordering::Relaxed);
-        self.resumed_ns.store(self.now_ns(), Ordering::Relaxed);
-    }
-
-    fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
-    }
-
-    /// The hook, every `HOOK_EVERY` instructions.
-    fn check(&self, control: &Control) -> mlua::Result<VmState> {
-        if control.kill.load(Ordering::Acquire) {
-            return Err(mlua::Error::RuntimeError(KILLED.into()));
-        }
-        if self.budget.fetch_sub(1, Ordering::Relaxed) == 0 {
-            return Err(mlua::Error::RuntimeError("Script exceeded the instruction limit".into()));
-        }
-        self.pace(control);
-        Ok(VmState::Continue)
-    }
-
-    /// Pauses a busy script that has run its slice.
-    fn pace(&self, control: &Control) {
-        if control.running_for_ms(wall_ms()).is_none_or(|ran| ran < self.after_ms) {
-            return;
-        }
-        if self.now_ns().saturating_sub(self.resumed_ns.load(Ordering::Relaxed)) >= BUSY_RUN.as_nanos() as u64 {
-            control.pauses.fetch_add(1, Ordering::Relaxed);
-            std::thread::sleep(BUSY_PAUSE);
-            self.resumed_ns.store(self.now_ns(), Ordering::Relaxed);
-        }
-    }
-}
-
-/// What the server sees of a partition's running script: for `BUSY`
-/// replies and `SCRIPT KILL`, without taking the partition's lock.
-#[derive(Debug, Default)]
-pub struct Control {
-    /// Wall-clock ms when the running script started; 0 when idle.
-    running_since: AtomicU64,
-    kill: AtomicBool,
-    wrote: AtomicBool,
-    /// Set by the applier before it locks the partition for a batch that
-    /// holds a script, so readers wait without blocking a thread.
-    pending: AtomicBool,
-    /// Pauses busy scripts have taken (see `BUSY_RUN`), ever.
-    pauses: AtomicU64,
-}
-
-/// The answer to `SCRIPT KILL` for one partition.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Kill {
-    NotRunning,
-    /// The script has written: killing it would leave half its effects.
-    Unkillable,
-    Requested,
-}
-
-impl Control {
-    /// How long the current script has run, if one is running.
-    pub fn running_for_ms(&self, now_ms: u64) -> Option<u64> {
-        match self.running_since.load(Ordering::Acquire) {
-            0 => None,
-            since => Some(now_ms.saturating_sub(since)),
-        }
-    }
-
-    /// A script is about to run or running: the partition's lock may be
-    /// held for long.
-    pub fn active(&self) -> bool {
-        self.pending.load(Ordering::Acquire) || self.running_since.load(Ordering::Acquire) != 0
-    }
-
-    /// Pauses busy scripts on this partition have taken so far.
-    pub fn pauses(&self) -> u64 {
-        self.pauses.load(Ordering::Relaxed)
-    }
-
-    pub fn set_pending(&self, pending: bool) {
-        self.pending.store(pending, Ordering::Release);
-    }
-
-    pub fn request_kill(&self) -> Kill {
-        if self.running_since.load(Ordering::Acquire) == 0 {
-            return Kill::NotRunning;
-        }
-        if self.wrote.load(Ordering::Acquire) {
-            return Kill::Unkillable;
-        }
-        self.kill.store(true, Ordering::Release);
-        Kill::Requested
-    }
-}
-
-/// The Rust error `redis.call` raises; the error handler swaps in the
-/// error reply it left in `holder.call_error`.
-const CALL_MARKER: &str = "weir: redis.call failed";
-
-/// The error a killed script's caller gets.
-pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
-
 /// The hex SHA1 of a script body (EVALSHA's name for it).
 pub fn sha1_hex(body: &[u8]) -> String {
     let digest = Sha1::digest(body);
@@ -416,176 +270,6 @@ impl ScriptHost for Engine {
 }
 
 /// What `redis.call` does with one command: `(reply, failed)`.
-/// The state a running script's `redis.call` works on. `redis.call` and
-/// `redis.pcall` are created once with the interpreter (not per run, which
-/// cost a scope and two closures per EVAL); `Engine::execute` points this
-/// at its borrows for exactly the length of the run.
-#[derive(Default)]
-struct Current(Mutex<Option<Running>>);
-
-#[derive(Clone, Copy)]
-struct Running {
-    db: *mut Db,
-    ctx: *mut ExecCtx,
-    call: *const ScriptCall,
-}
-
-// SAFETY: the pointers are only dereferenced by `redis_call`, on the
-// thread running the script, while `Engine::execute` holds the borrows
-// they came from (see `Current::enter`).
-unsafe impl Send for Running {}
-
-/// Clears `Current` when the run ends, however it ends.
-struct Entered<'a>(&'a Current);
-
-impl Current {
-    /// Points `redis.call` at these borrows until the guard drops. The
-    /// caller must not use them itself meanwhile: it only runs Lua.
-    fn enter<'a>(&'a self, db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall) -> Entered<'a> {
-        let running = Running { db, ctx, call };
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
-        Entered(self)
-    }
-
-    fn get(&self) -> Option<Running> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-}
-
-/// `redis.call` (`raise`) and `redis.pcall`.
-fn redis_call(
-    lua: &Lua,
-    current: &Current,
-    control: &Control,
-    holder: &Table,
-    resp3: bool,
-    args: &[Value],
-    raise: bool,
-) -> mlua::Result<Value> {
-    let Some(running) = current.get() else {
-        return Err(mlua::Error::RuntimeError("redis.call outside a script".into()));
-    };
-    // SAFETY: `Current::enter` holds these borrows, unused by their owner,
-    // until the run that is calling us returns; one script runs at a time.
-    let (db, ctx, call) = unsafe { (&mut *running.db, &mut *running.ctx, &*running.call) };
-    let (reply, failed) = bridge(db, ctx, call, control, args);
-    let value = frame_to_lua(lua, &reply, resp3)?;
-    if failed && raise {
-        holder.raw_set("call_error", value)?;
-        return Err(mlua::Error::RuntimeError(CALL_MARKER.into()));
-    }
-    Ok(value)
-}
-
-fn bridge(db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall, control: &Control, args: &[Value]) -> (Frame, bool) {
-    match check_and_run(db, ctx, call, control, args) {
-        Ok(reply) => {
-            let failed = reply.is_error();
-            (reply, failed)
-        }
-        Err(message) => (Frame::error(message), true),
-    }
-}
-
-fn check_and_run(
-    db: &mut Db,
-    ctx: &mut ExecCtx,
-    call: &ScriptCall,
-    control: &Control,
-    args: &[Value],
-) -> Result<Frame, String> {
-    if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call".into());
-    }
-    let args = args.iter().map(argument).collect::<Option<Vec<Bytes>>>();
-    let args = args.ok_or("ERR Lua redis lib command arguments must be strings or integers")?;
-    let name = args[0].to_ascii_lowercase();
-    if let Some(reply) = node_command(&name, &args, ctx) {
-        return reply;
-    }
-    let spec = weir_state::spec::lookup(&args[0]).ok_or_else(|| not_found_message(&name))?;
-    if !spec.arity_ok(args.len()) {
-        return Err("ERR Wrong number of args calling Redis command from script".into());
-    }
-    if spec.access == Access::Write && call.read_only {
-        return Err("ERR Write commands are not allowed from read-only scripts.".into());
-    }
-    for index in spec.key_indexes(&args) {
-        if !call.keys.contains(&args[index]) {
-            return Err(format!(
-                "ERR Script attempted to access key '{}', which is not declared in KEYS",
-                String::from_utf8_lossy(&args[index])
-            ));
-        }
-    }
-    if spec.access == Access::Write {
-        control.wrote.store(true, Ordering::Release);
-    }
-    Ok(db.execute(ctx, &args))
-}
-
-/// Commands scripts reach that are not partition data commands.
-fn node_command(name: &[u8], args: &[Bytes], ctx: &ExecCtx) -> Option<Result<Frame, String>> {
-    match name {
-        b"time" if args.len() == 1 => {
-            let (secs, micros) = (ctx.now_ms / 1000, (ctx.now_ms % 1000) * 1000);
-            Some(Ok(Frame::Array(vec![Frame::bulk(secs.to_string()), Frame::bulk(micros.to_string())])))
-        }
-        b"ping" if args.len() == 1 => Some(Ok(Frame::simple("PONG"))),
-        b"ping" if args.len() == 2 => Some(Ok(Frame::Bulk(args[1].clone()))),
-        _ => None,
-    }
-}
-
-fn not_found_message(name: &[u8]) -> String {
-    const FORBIDDEN: &[&[u8]] = &[
-        b"eval",
-        b"evalsha",
-        b"eval_ro",
-        b"evalsha_ro",
-        b"script",
-        b"multi",
-        b"exec",
-        b"discard",
-        b"watch",
-        b"unwatch",
-        b"subscribe",
-        b"psubscribe",
-        b"unsubscribe",
-        b"punsubscribe",
-        b"auth",
-        b"hello",
-        b"client",
-        b"shutdown",
-        b"select",
-        b"reset",
-        b"quit",
-        b"flushall",
-        b"flushdb",
-    ];
-    if FORBIDDEN.contains(&name) {
-        "ERR This Redis command is not allowed from script".into()
-    } else {
-        "ERR Unknown Redis command called from script".into()
-    }
-}
-
-/// A `redis.call` argument: strings as they are, numbers as Lua prints them.
-fn argument(value: &Value) -> Option<Bytes> {
-    match value {
-        Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Integer(i) => Some(Bytes::from(i.to_string())),
-        Value::Number(n) => Some(Bytes::from(format_number(*n))),
-        _ => None,
-    }
-}
-
 /// The reply for a script that raised an error: Redis 7's text, with the
 /// script and the line where it failed.
 fn error_reply(value: &Value, sha: &str) -> Frame {
@@ -605,10 +289,6 @@ fn error_reply(value: &Value, sha: &str) -> Frame {
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
-}
-
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn log(_: &Lua, (level, parts): (i64, Variadic<Value>)) -> mlua::Result<()> {

@@ -182,8 +182,9 @@ fn likes_counters_converge_with_at_least_100_writes_per_statement() {
 }
 
 /// Two [[counters]] sections whose patterns overlap: each pattern has a
-/// feed of its own, so a key matching both lands in both tables, and a
-/// hash goes out as a JSON object.
+/// feed of its own, so a key matching both lands in both tables, a hash
+/// goes out as a JSON object, and a key that expires is deleted from its
+/// table.
 #[test]
 fn overlapping_counter_patterns_each_get_their_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -200,6 +201,11 @@ fn overlapping_counter_patterns_each_get_their_keys() {
         .incr("a:y", 1)
         .hset("b:x", "f", "1")
         .set("c", "4")
+        .cmd("SET")
+        .arg("a:ttl")
+        .arg("soon")
+        .arg("PX")
+        .arg(1500)
         .query(&mut conn)
         .expect("writes");
     let config = dir.path().join("sink.toml");
@@ -209,17 +215,25 @@ fn overlapping_counter_patterns_each_get_their_keys() {
          [[counters]]\npattern = \"*:x\"\ntable = \"tx\"\ninterval_ms = 50\n",
     )
     .expect("config");
-    let status = Command::new(common::weir_bin())
-        .args(["sink", "postgres", "--url", &node.url(), "--postgres", &pg.conn_string(), "--idle-exit-ms", "1000"])
+    let mut sink = Command::new(common::weir_bin())
+        .args(["sink", "postgres", "--url", &node.url(), "--postgres", &pg.conn_string(), "--idle-exit-ms", "3000"])
         .arg("--config")
         .arg(&config)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
-        .expect("run the sink");
-    assert!(status.success(), "the sink failed: {status}");
+        .spawn()
+        .expect("spawn the sink");
     let table = |name: &str| pg.query(&format!("SELECT string_agg(key || '=' || value, ' ' ORDER BY key) FROM {name}"));
-    assert_eq!(table("ta"), "a:x=3 a:y=1");
+    let exists = || pg.query("SELECT count(*) FROM pg_tables WHERE tablename = 'ta'") == "1";
+    let started = Instant::now();
+    // The expiring key goes out while it lives, then its row goes.
+    while !(exists() && table("ta").contains("a:ttl=soon")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "a:ttl never reached PostgreSQL");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = sink.wait().expect("the sink exits once idle");
+    assert!(status.success(), "the sink failed: {status}");
+    assert_eq!(table("ta"), "a:x=3 a:y=1", "the expired key's row is deleted");
     assert_eq!(table("tx"), "a:x=3 b:x={\"f\":\"1\"}");
     let pending: i64 = redis::cmd("CHANGES").arg("PENDING").query(&mut conn).expect("pending");
     assert_eq!(pending, 0, "both feeds drained");

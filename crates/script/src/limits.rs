@@ -1,0 +1,158 @@
+//! Limits on a script run: the instruction budget, the busy-script
+//! throttle, and the control the server reads without the partition's
+//! lock (BUSY, SCRIPT KILL).
+
+use mlua::VmState;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The hook runs every this many VM instructions.
+pub(crate) const HOOK_EVERY: u32 = 1000;
+
+/// Limits on one script run.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// VM instructions before the script is stopped with an error (the
+    /// default, 10^11, is minutes of work: a backstop, not the busy limit).
+    pub max_instructions: u64,
+    /// Bytes a script may allocate beyond what the interpreter held before.
+    pub max_memory: usize,
+    /// Run time after which a script is busy (the server's busy-script
+    /// limit) and runs throttled, on `BUSY_RUN` of every
+    /// `BUSY_RUN + BUSY_PAUSE`.
+    pub throttle_after_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_instructions: 100_000_000_000, max_memory: 64 << 20, throttle_after_ms: 5000 }
+    }
+}
+
+/// A busy script (one past `Limits::throttle_after_ms`) keeps running, so
+/// that SCRIPT KILL or its own end can stop it, but pauses `BUSY_PAUSE`
+/// after every `BUSY_RUN` of running: a twentieth of a core, in slices short
+/// enough that what shares its core waits at most `BUSY_RUN`. Its
+/// instruction budget is counted, not timed, so throttling changes when it
+/// ends, never its result.
+const BUSY_RUN: Duration = Duration::from_micros(100);
+const BUSY_PAUSE: Duration = Duration::from_micros(1900);
+
+/// The limits of the current run, read by the instruction hook, which is
+/// installed once with the interpreter and re-armed per run (setting and
+/// removing a hook per EVAL cost ~3% of a flash sale's CPU).
+pub(crate) struct RunLimits {
+    /// Hook calls left before the instruction limit.
+    budget: AtomicU64,
+    after_ms: u64,
+    epoch: Instant,
+    /// When the running script last resumed from a pause, in ns since
+    /// `epoch` (see `BUSY_RUN`).
+    resumed_ns: AtomicU64,
+}
+
+impl RunLimits {
+    pub(crate) fn new(after_ms: u64) -> RunLimits {
+        RunLimits { budget: AtomicU64::new(0), after_ms, epoch: Instant::now(), resumed_ns: AtomicU64::new(0) }
+    }
+
+    pub(crate) fn arm(&self, budget: u64) {
+        self.budget.store(budget, Ordering::Relaxed);
+        self.resumed_ns.store(self.now_ns(), Ordering::Relaxed);
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// The hook, every `HOOK_EVERY` instructions.
+    pub(crate) fn check(&self, control: &Control) -> mlua::Result<VmState> {
+        if control.kill.load(Ordering::Acquire) {
+            return Err(mlua::Error::RuntimeError(KILLED.into()));
+        }
+        if self.budget.fetch_sub(1, Ordering::Relaxed) == 0 {
+            return Err(mlua::Error::RuntimeError("Script exceeded the instruction limit".into()));
+        }
+        self.pace(control);
+        Ok(VmState::Continue)
+    }
+
+    /// Pauses a busy script that has run its slice.
+    fn pace(&self, control: &Control) {
+        if control.running_for_ms(wall_ms()).is_none_or(|ran| ran < self.after_ms) {
+            return;
+        }
+        if self.now_ns().saturating_sub(self.resumed_ns.load(Ordering::Relaxed)) >= BUSY_RUN.as_nanos() as u64 {
+            control.pauses.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(BUSY_PAUSE);
+            self.resumed_ns.store(self.now_ns(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// What the server sees of a partition's running script: for `BUSY`
+/// replies and `SCRIPT KILL`, without taking the partition's lock.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// Wall-clock ms when the running script started; 0 when idle.
+    pub(crate) running_since: AtomicU64,
+    pub(crate) kill: AtomicBool,
+    pub(crate) wrote: AtomicBool,
+    /// Set by the applier before it locks the partition for a batch that
+    /// holds a script, so readers wait without blocking a thread.
+    pending: AtomicBool,
+    /// Pauses busy scripts have taken (see `BUSY_RUN`), ever.
+    pauses: AtomicU64,
+}
+
+/// The answer to `SCRIPT KILL` for one partition.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Kill {
+    NotRunning,
+    /// The script has written: killing it would leave half its effects.
+    Unkillable,
+    Requested,
+}
+
+impl Control {
+    /// How long the current script has run, if one is running.
+    pub fn running_for_ms(&self, now_ms: u64) -> Option<u64> {
+        match self.running_since.load(Ordering::Acquire) {
+            0 => None,
+            since => Some(now_ms.saturating_sub(since)),
+        }
+    }
+
+    /// A script is about to run or running: the partition's lock may be
+    /// held for long.
+    pub fn active(&self) -> bool {
+        self.pending.load(Ordering::Acquire) || self.running_since.load(Ordering::Acquire) != 0
+    }
+
+    /// Pauses busy scripts on this partition have taken so far.
+    pub fn pauses(&self) -> u64 {
+        self.pauses.load(Ordering::Relaxed)
+    }
+
+    pub fn set_pending(&self, pending: bool) {
+        self.pending.store(pending, Ordering::Release);
+    }
+
+    pub fn request_kill(&self) -> Kill {
+        if self.running_since.load(Ordering::Acquire) == 0 {
+            return Kill::NotRunning;
+        }
+        if self.wrote.load(Ordering::Acquire) {
+            return Kill::Unkillable;
+        }
+        self.kill.store(true, Ordering::Release);
+        Kill::Requested
+    }
+}
+
+/// The error a killed script's caller gets.
+pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+pub(crate) fn wall_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
