@@ -48,63 +48,46 @@ pub fn render(tasks: &[Arc<Stats>]) -> Result<String, std::fmt::Error> {
 #[derive(Debug)]
 struct SinkCollector(Vec<Arc<Stats>>);
 
-/// A counter family with one series per task.
-fn counters(
+/// A metric family with one series per task, labelled `sink`.
+fn family<M: EncodeMetric>(
     encoder: &mut DescriptorEncoder,
     tasks: &[Arc<Stats>],
-    name: &str,
-    help: &str,
-    value: fn(&Stats) -> u64,
+    (name, help, kind): (&str, &str, MetricType),
+    metric: impl Fn(&Stats) -> M,
 ) -> Result<(), std::fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
     for task in tasks {
-        ConstCounter::new(value(task)).encode(family.encode_family(&[("sink", task.name.as_str())])?)?;
+        metric(task).encode(family.encode_family(&[("sink", task.name.as_str())])?)?;
     }
     Ok(())
 }
 
-/// A gauge family with one series per task.
-fn gauges(
-    encoder: &mut DescriptorEncoder,
-    tasks: &[Arc<Stats>],
-    name: &str,
-    help: &str,
-    value: fn(&Stats) -> f64,
-) -> Result<(), std::fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for task in tasks {
-        ConstGauge::new(value(task)).encode(family.encode_family(&[("sink", task.name.as_str())])?)?;
-    }
-    Ok(())
+fn counter(value: u64) -> ConstCounter<u64> {
+    ConstCounter::new(value)
 }
 
 impl Collector for SinkCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let tasks = &self.0;
-        counters(&mut encoder, tasks, "batches", "Batches written to PostgreSQL.", |s| s.batches.load(Relaxed))?;
-        counters(&mut encoder, tasks, "rows", "Rows inserted, upserted or deleted.", |s| s.rows.load(Relaxed))?;
-        counters(&mut encoder, tasks, "statements", "Statements sent to PostgreSQL.", |s| s.statements.load(Relaxed))?;
-        counters(
-            &mut encoder,
-            tasks,
+        use MetricType::{Counter, Gauge};
+        let (tasks, e) = (&self.0, &mut encoder);
+        family(e, tasks, ("batches", "Batches written to PostgreSQL.", Counter), |s| counter(s.batches.load(Relaxed)))?;
+        family(e, tasks, ("rows", "Rows inserted, upserted or deleted.", Counter), |s| counter(s.rows.load(Relaxed)))?;
+        let statements = ("statements", "Statements sent to PostgreSQL.", Counter);
+        family(e, tasks, statements, |s| counter(s.statements.load(Relaxed)))?;
+        let writes = (
             "client_writes",
             "Client writes carried to PostgreSQL (stream entries, or counter writes merged).",
-            |s| s.client_writes.load(Relaxed),
-        )?;
-        gauges(
-            &mut encoder,
-            tasks,
+            Counter,
+        );
+        family(e, tasks, writes, |s| counter(s.client_writes.load(Relaxed)))?;
+        let lag = (
             "lag",
             "Work waiting in weir: stream entries not yet acknowledged by the sink's group, or changed keys not yet written.",
-            |s| s.lag.load(Relaxed) as f64,
-        )?;
-        gauges(
-            &mut encoder,
-            tasks,
-            "writes_per_statement",
-            "Client writes per database statement, since the sink started.",
-            Stats::merge_ratio,
-        )
+            Gauge,
+        );
+        family(e, tasks, lag, |s| ConstGauge::new(s.lag.load(Relaxed) as f64))?;
+        let ratio = ("writes_per_statement", "Client writes per database statement, since the sink started.", Gauge);
+        family(e, tasks, ratio, |s| ConstGauge::new(s.merge_ratio()))
     }
 }
 

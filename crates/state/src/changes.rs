@@ -133,26 +133,24 @@ mod tests {
         db.apply_batch(&b.finish()).expect("applies")
     }
 
-    fn version_of(fetched: &Frame, key: &str) -> Option<i64> {
+    /// An integer column of `key`'s row in a fetch (1: version, 3: writes).
+    fn column_of(fetched: &Frame, key: &str, column: usize) -> Option<i64> {
         let Frame::Array(rows) = fetched else { return None };
         rows.iter().find_map(|row| match row {
-            Frame::Array(p) if p[0] == Frame::bulk(key.to_string()) => match p[1] {
-                Frame::Integer(v) => Some(v),
+            Frame::Array(p) if p[0] == Frame::bulk(key.to_string()) => match p[column] {
+                Frame::Integer(n) => Some(n),
                 _ => None,
             },
             _ => None,
         })
     }
 
+    fn version_of(fetched: &Frame, key: &str) -> Option<i64> {
+        column_of(fetched, key, 1)
+    }
+
     fn writes_of(fetched: &Frame, key: &str) -> Option<i64> {
-        let Frame::Array(rows) = fetched else { return None };
-        rows.iter().find_map(|row| match row {
-            Frame::Array(p) if p[0] == Frame::bulk(key.to_string()) => match p[3] {
-                Frame::Integer(n) => Some(n),
-                _ => None,
-            },
-            _ => None,
-        })
+        column_of(fetched, key, 3)
     }
 
     const LIKES: &[u8] = b"likes:*";
