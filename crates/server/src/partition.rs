@@ -341,7 +341,14 @@ impl Writer {
                         self.refuse_while_busy(&mut rx);
                         continue;
                     }
-                    Wake::Closed => return,
+                    Wake::Closed => {
+                        // Shutting down: answer what Raft already holds.
+                        while let Some(mut done) = in_flight.pop_front() {
+                            let result = done.response.as_mut().await;
+                            self.answered(done, result).await;
+                        }
+                        return;
+                    }
                 },
             };
             self.blocked.expire(Instant::now());
