@@ -64,19 +64,17 @@ pub fn run(args: SinkArgs) -> anyhow::Result<()> {
         let mut all_stats = Vec::new();
         for stream in config.streams {
             let (pg, target) = (pg.clone(), target.clone());
-            let stats = Arc::new(Stats::new(format!("stream {}", stream.stream)));
-            all_stats.push(stats.clone());
-            tasks.push(tokio::spawn(reported(stats.clone(), every, async move {
+            let name = format!("stream {}", stream.stream);
+            tasks.push(spawn_task(name, every, &mut all_stats, move |stats| async move {
                 weir_sink::stream_table::run(&target, &pg, &stream, idle_exit, &stats).await
-            })));
+            }));
         }
         for counters in config.counters {
             let (pg, target) = (pg.clone(), target.clone());
-            let stats = Arc::new(Stats::new(format!("counters {}", counters.pattern)));
-            all_stats.push(stats.clone());
-            tasks.push(tokio::spawn(reported(stats.clone(), every, async move {
+            let name = format!("counters {}", counters.pattern);
+            tasks.push(spawn_task(name, every, &mut all_stats, move |stats| async move {
                 weir_sink::counters::run(&target, &pg, &counters, idle_exit, &stats).await
-            })));
+            }));
         }
         if let Some(addr) = args.http {
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
@@ -88,6 +86,23 @@ pub fn run(args: SinkArgs) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// Spawns one sink task with stats of its own (listed for /metrics),
+/// reported every `every`.
+fn spawn_task<F, Fut>(
+    name: String,
+    every: Duration,
+    all_stats: &mut Vec<Arc<Stats>>,
+    task: F,
+) -> tokio::task::JoinHandle<Result<(), weir_sink::SinkError>>
+where
+    F: FnOnce(Arc<Stats>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), weir_sink::SinkError>> + Send + 'static,
+{
+    let stats = Arc::new(Stats::new(name));
+    all_stats.push(stats.clone());
+    tokio::spawn(reported(stats.clone(), every, task(stats)))
 }
 
 /// Runs a sink task, logging its progress every `every` and once at the end.
