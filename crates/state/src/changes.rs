@@ -183,6 +183,22 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_feeds_a_deletion_for_every_tracked_key() {
+        let mut db = Db::new();
+        apply(&mut db, &[&["weir.track", "s:*"], &["SET", "s:1", "a"], &["SET", "s:2", "b"], &["SET", "other", "c"]]);
+        for key in ["s:1", "s:2"] {
+            let version = version_of(&db.fetch_changes(b"s:*", 1, 10), key).expect("changed");
+            apply(&mut db, &[&["weir.changes.ack", key, &version.to_string(), "s:*"]]);
+        }
+        assert_eq!(db.changes_pending(None), 0);
+        db.flush();
+        let fetched = db.fetch_changes(b"s:*", 1, 10);
+        let deleted =
+            |key: &'static str| Frame::Array(vec![Frame::bulk(key), Frame::Integer(0), Frame::Null, Frame::Integer(1)]);
+        assert_eq!(fetched, Frame::Array(vec![deleted("s:1"), deleted("s:2")]));
+    }
+
+    #[test]
     fn keys_removed_by_active_expiry_feed_a_deletion() {
         let mut db = Db::new();
         apply(&mut db, &[&["weir.track", "s:*"], &["SET", "s:1", "a", "PX", "10"], &["SET", "other", "b", "PX", "10"]]);

@@ -272,6 +272,13 @@ impl Db {
     }
 
     pub fn flush(&mut self) {
+        // A write-behind sink deletes every tracked row a flush removes.
+        if !self.feeds.is_empty() {
+            let keys: Vec<Box<[u8]>> = self.map.keys().cloned().collect();
+            for stored in keys {
+                self.note_change(&stored[HASH_LEN..]);
+            }
+        }
         self.map.clear();
         self.expiring.clear();
         self.write_seq += 1;
