@@ -1,5 +1,6 @@
 //! Starting one partition's Raft group over the shared node log.
 
+use crate::durability::Durability;
 use crate::log_store::LogStore;
 use crate::machine::{KeyCounts, SharedMachine, StateMachineStore};
 use crate::network::NoTransport;
@@ -63,8 +64,9 @@ pub struct Group {
     /// The last log index found at startup: the group is ready once it has
     /// applied this far (never serve a partial state).
     pub recovered_index: u64,
-    /// Appends of this group's log made durable (the writer's cue).
-    pub flushes: Arc<crate::log_store::Flushes>,
+    /// What of this group's log is durable: the writer's cue to cut the
+    /// next batch, and the gate on every reply and read.
+    pub durability: Arc<Durability>,
 }
 
 pub async fn start_group(
@@ -86,12 +88,19 @@ pub async fn start_group(
     .validate()
     .map_err(|e| GroupError::Config(e.to_string()))?;
 
-    let store = LogStore::new(partition, log, recovered);
+    // A node started alone acknowledges appends early until a membership
+    // names another node (the multi-node transport will start members
+    // with peers honest from the first append).
+    let store = LogStore::new(partition, config.node_id, log, recovered, true);
     let recovered_index = store.last_index();
-    let flushes = store.flushes();
+    let durability = store.durability();
     let scripts = weir_script::Engine::new(config.script_limits).map_err(|e| GroupError::Config(e.to_string()))?;
     let script_control = scripts.control();
-    let machine = StateMachineStore::open(SnapshotFile::new(&config.snapshot_dir, partition), scripts)?;
+    let snapshot_file = SnapshotFile::new(&config.snapshot_dir, partition);
+    let machine = StateMachineStore::open(snapshot_file, scripts, durability.clone())?;
+    if machine.membership_names_another(config.node_id) {
+        durability.stop_early();
+    }
     let (shared, applied_index, key_counts) = (machine.machine(), machine.applied_index(), machine.key_counts());
     let (snapshots_built, snapshot_bytes) = (machine.snapshots_built(), machine.snapshot_bytes());
     let start_err = |reason: String| GroupError::Start { partition, reason };
@@ -112,7 +121,7 @@ pub async fn start_group(
         snapshot_bytes,
         script_control,
         recovered_index,
-        flushes,
+        durability,
     })
 }
 

@@ -6,6 +6,8 @@
 //! - [`wal`]: opens the node's single write-ahead log and splits what it
 //!   replays into per-partition state.
 //! - [`log_store`]: openraft's `RaftLogStorage` over the shared log.
+//! - [`durability`]: what of a partition's log is on disk, and early
+//!   acknowledgement while a group is this node alone.
 //! - [`machine`]: openraft's `RaftStateMachine` over a partition's `Db`.
 //! - [`snapshot_file`]: checksummed snapshot files.
 //! - [`network`]: the transport between members.
@@ -19,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod codec;
+pub mod durability;
 pub mod group;
 pub mod log_store;
 pub mod machine;

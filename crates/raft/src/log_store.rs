@@ -2,19 +2,21 @@
 //!
 //! Entries live in memory from append until purge (a snapshot covers them),
 //! so reads never touch the disk; the node log makes them durable. Appends
-//! are visible to readers at once, and openraft learns of durability through
-//! the flush callback, which the log's writer thread runs after its fsync.
+//! are visible to readers at once. openraft learns of durability through
+//! the flush callback, which the log's writer thread runs after its fsync,
+//! or, while the group is this node alone, as soon as the append is handed
+//! to the log writer (see [`crate::durability`]).
 
 use crate::codec::{self, KIND_ENTRY, KIND_PURGE, KIND_TRUNCATE, KIND_VOTE};
-use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::durability::Durability;
+use crate::types::{Entry, LogId, NodeId, StorageError, TypeConfig, Vote};
 use crate::wal::RecoveredLog;
 use bytes::Bytes;
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{LogState, OptionalSend, RaftLogReader, StorageIOError};
+use openraft::{EntryPayload, LogState, OptionalSend, RaftLogReader, StorageIOError};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use weir_log::{Log, LogError, Record};
 
@@ -24,59 +26,31 @@ struct Inner {
     purged: Option<LogId>,
 }
 
-/// Counts of this partition's appends handed to the node log and made
-/// durable, in order (the node log completes appends in submission order).
-/// The partition's writer uses it to cut its next batch the moment the
-/// previous one is durable, instead of waiting for it to be applied and
-/// answered. Only a scheduling hint: replies still wait for apply.
-#[derive(Default)]
-pub struct Flushes {
-    appended: AtomicU64,
-    flushed: AtomicU64,
-    notify: tokio::sync::Notify,
-}
-
-impl Flushes {
-    /// Appends started so far: an entry submitted now is durable once
-    /// `flushed() > appended()` as read before submitting it.
-    pub fn appended(&self) -> u64 {
-        self.appended.load(Ordering::Acquire)
-    }
-
-    pub fn flushed(&self) -> u64 {
-        self.flushed.load(Ordering::Acquire)
-    }
-
-    /// Waits for the next completed append (or returns at once if one
-    /// completed since the last wait: the permit is kept, never lost).
-    pub async fn changed(&self) {
-        self.notify.notified().await
-    }
-
-    fn completed(&self) {
-        self.flushed.fetch_add(1, Ordering::AcqRel);
-        self.notify.notify_one();
-    }
-}
-
 /// One partition's Raft log. Clones share the same state (the reader is a
 /// clone), guarded by a lock that only this partition's group takes.
 #[derive(Clone)]
 pub struct LogStore {
     partition: u32,
+    /// This node: a membership naming any other ends early acknowledgement.
+    node_id: NodeId,
     log: Arc<Log>,
     inner: Arc<Mutex<Inner>>,
-    flushes: Arc<Flushes>,
+    durability: Arc<Durability>,
 }
 
 impl LogStore {
-    pub fn new(partition: u32, log: Arc<Log>, recovered: RecoveredLog) -> LogStore {
+    /// `early`: acknowledge appends before their fsync while no membership
+    /// names another node (never if the recovered log holds one that does).
+    pub fn new(partition: u32, node_id: NodeId, log: Arc<Log>, recovered: RecoveredLog, early: bool) -> LogStore {
         let inner = Inner { entries: recovered.entries, vote: recovered.vote, purged: recovered.purged };
-        LogStore { partition, log, inner: Arc::new(Mutex::new(inner)), flushes: Arc::default() }
+        let peers = inner.entries.values().any(|e| names_another_node(e, node_id));
+        let last = inner.entries.keys().next_back().copied().or(inner.purged.map(|id| id.index)).unwrap_or(0);
+        let durability = Arc::new(Durability::new(last, early && !peers));
+        LogStore { partition, node_id, log, inner: Arc::new(Mutex::new(inner)), durability }
     }
 
-    pub fn flushes(&self) -> Arc<Flushes> {
-        self.flushes.clone()
+    pub fn durability(&self) -> Arc<Durability> {
+        self.durability.clone()
     }
 
     /// The last log index present (what recovery must apply before the
@@ -99,6 +73,11 @@ impl LogStore {
     async fn write_durable(&self, record: Record) -> Result<(), LogError> {
         self.log.append_durable(vec![record]).await
     }
+}
+
+/// Whether `entry` is a membership that names a node other than `node_id`.
+fn names_another_node(entry: &Entry, node_id: NodeId) -> bool {
+    matches!(&entry.payload, EntryPayload::Membership(m) if m.nodes().any(|(id, _)| *id != node_id))
 }
 
 fn io_error(e: LogError) -> std::io::Error {
@@ -144,7 +123,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut records = Vec::new();
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            callback.log_io_completed(Ok(()));
+            return Ok(());
+        };
+        let (first, last) = (first.log_id.index, last.log_id.index);
+        if self.durability.early() && entries.iter().any(|e| names_another_node(e, self.node_id)) {
+            // Another node is about to receive entries: none of them may be
+            // one this node could still lose.
+            self.durability.stop_early();
+            let earlier = self.durability.wait_for(first.saturating_sub(1)).await;
+            earlier.map_err(|e| StorageIOError::write_logs(&e))?;
+        }
+        let mut records = Vec::with_capacity(entries.len());
         {
             let mut inner = self.lock();
             for entry in entries {
@@ -153,13 +145,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 inner.entries.insert(index, entry);
             }
         }
-        self.flushes.appended.fetch_add(1, Ordering::AcqRel);
-        let flushes = self.flushes.clone();
+        self.durability.started();
+        let (early, honest) = match self.durability.early() {
+            true => (Some(callback), None),
+            false => (None, Some(callback)),
+        };
+        let durability = self.durability.clone();
         let done = Box::new(move |result: Result<(), LogError>| {
-            callback.log_io_completed(result.map_err(io_error));
-            flushes.completed();
+            durability.completed(last, result.is_ok());
+            if let Some(callback) = honest {
+                callback.log_io_completed(result.map_err(io_error));
+            }
         });
         self.log.append(records, done).await.map_err(|e| StorageIOError::write_logs(&io_error(e)))?;
+        if let Some(callback) = early {
+            callback.log_io_completed(Ok(()));
+        }
         Ok(())
     }
 

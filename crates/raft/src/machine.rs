@@ -2,9 +2,11 @@
 //!
 //! The `Db` sits behind one lock per partition, shared with the server's read
 //! path. Only this state machine mutates it, by applying committed entries in
-//! log order, so the partition has exactly one writer. Reads see only applied
-//! (hence durable and committed) writes.
+//! log order, so the partition has exactly one writer. What it applied may
+//! not be durable yet (early acknowledgement, [`crate::durability`]): readers
+//! wait for the applied index to be durable, and so does a snapshot.
 
+use crate::durability::Durability;
 use crate::snapshot_file::{Meta, SnapshotFile};
 use crate::types::{Entry, LogId, Response, StorageError, StoredMembership, TypeConfig};
 use openraft::storage::RaftStateMachine;
@@ -61,6 +63,8 @@ pub struct StateMachineStore {
     /// to the bytes logged, however large the state.
     snapshot_bytes: Arc<AtomicU64>,
     scripts: Arc<weir_script::Control>,
+    /// A snapshot waits until what it covers is durable.
+    durability: Arc<Durability>,
 }
 
 impl StateMachineStore {
@@ -69,6 +73,7 @@ impl StateMachineStore {
     pub fn open(
         file: SnapshotFile,
         scripts: Engine,
+        durability: Arc<Durability>,
     ) -> Result<StateMachineStore, crate::snapshot_file::SnapshotFileError> {
         let mut snapshot_bytes = 0;
         let control = scripts.control();
@@ -95,7 +100,14 @@ impl StateMachineStore {
             snapshots_built: Arc::new(AtomicU64::new(0)),
             snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
             scripts: control,
+            durability,
         })
+    }
+
+    /// Whether the loaded snapshot's membership names a node other than
+    /// `node_id`.
+    pub fn membership_names_another(&self, node_id: crate::types::NodeId) -> bool {
+        lock(&self.machine).membership.membership().nodes().any(|(id, _)| *id != node_id)
     }
 
     pub fn machine(&self) -> SharedMachine {
@@ -252,6 +264,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             let meta = Meta { last_log_id: machine.applied, last_membership: machine.membership.clone(), snapshot_id };
             (meta, bytes)
         };
+        // A snapshot outlives a crash: it may only hold durable entries.
+        let covered = meta.last_log_id.map_or(0, |id| id.index);
+        let durable = self.durability.wait_for(covered).await;
+        durable.map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         let bytes = self.save_file(meta.clone(), bytes).await?;
         tracing::debug!(snapshot = %meta.snapshot_id, bytes = bytes.len(), "snapshot built");
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })

@@ -5,7 +5,9 @@
 //! - [`listener`] and [`connection`]: accepting clients and serving one
 //!   client's pipeline in order.
 //! - [`dispatch`]: auth, arity, CROSSSLOT, and routing to a partition.
-//! - [`partition`]: a partition's single writer and its group commit.
+//! - [`partition`]: a handle to a partition: writes queued, reads gated on
+//!   durability, BUSY, the active expirer.
+//! - [`writer`]: a partition's single writer and its group commit.
 //! - [`blocking`]: clients blocked in BLPOP and friends, per partition.
 //! - [`commands`]: commands the node answers itself.
 //! - [`http`], [`metrics`], [`info`], [`stats`]: observability.
@@ -25,6 +27,7 @@ pub mod node;
 pub mod partition;
 pub mod session;
 pub mod stats;
+pub mod writer;
 
 pub use config::{FsyncPolicy, NodeConfig};
 pub use node::{start, Node, NodeError, Started};

@@ -1,8 +1,9 @@
 //! A real write failure: the node runs under a file-size limit
 //! (RLIMIT_FSIZE, with SIGXFSZ ignored, so write(2) fails with EFBIG once the
 //! log reaches it). The node must stop acknowledging writes with MISCONF and
-//! say why, keep serving reads, and after a restart without the limit hold
-//! every write it acknowledged.
+//! say why, keep serving reads where all it applied is durable, refuse them
+//! where it is not, and after a restart without the limit hold every write
+//! it acknowledged.
 
 mod common;
 
@@ -19,7 +20,7 @@ fn start_limited(dir: &std::path::Path) -> (std::process::Child, std::net::Socke
     command
         .args(["serve", "--dir"])
         .arg(dir)
-        .args(["--port", "0", "--http", "127.0.0.1:0", "--snapshot-every", "1000000"])
+        .args(["--port", "0", "--http", "127.0.0.1:0", "--snapshot-every", "1000000", "--partitions", "2"])
         .env("WEIR_LOG", "info,openraft=warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -61,11 +62,16 @@ fn a_failed_log_write_poisons_the_node_and_loses_no_ack() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut child, addr) = start_limited(dir.path());
     let mut c = redis::Client::open(format!("redis://{addr}")).expect("client").get_connection().expect("connect");
+    // Writes go to one partition (slots below 8192 of two); a key on the
+    // other is written first and read after the failure.
+    let (written, idle) = (tag_of_partition(false), tag_of_partition(true));
+    let elsewhere = format!("{{{idle}}}elsewhere");
+    redis::cmd("SET").arg(&elsewhere).arg("ok").query::<()>(&mut c).expect("set");
     let value = "v".repeat(1024);
     let mut acked = Vec::new();
     let mut refusal = None;
     for i in 0..(4 * FILE_LIMIT / 1024) {
-        let key = format!("key:{i}");
+        let key = format!("{{{written}}}key:{i}");
         match redis::cmd("SET").arg(&key).arg(&value).query::<()>(&mut c) {
             Ok(()) => acked.push(key),
             Err(e) => {
@@ -77,13 +83,18 @@ fn a_failed_log_write_poisons_the_node_and_loses_no_ack() {
     let refusal = refusal.expect("writes must fail once the log cannot grow");
     assert!(refusal.contains("MISCONF"), "{refusal}");
     assert!(!acked.is_empty());
-    // Poisoned: later writes are refused too, and it says why; reads still work.
+    // Poisoned: later writes are refused too, and it says why.
     let again: redis::RedisResult<()> = redis::cmd("SET").arg("after").arg(1).query(&mut c);
     assert!(again.unwrap_err().to_string().contains("MISCONF"));
     let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).expect("info");
     assert!(info.contains("weir_log_poisoned:log write failed"), "{info}");
-    let first: String = redis::cmd("GET").arg(&acked[0]).query(&mut c).expect("reads still served");
-    assert_eq!(first, value);
+    // The other partition's state is all durable: still served.
+    let other: String = redis::cmd("GET").arg(&elsewhere).query(&mut c).expect("reads still served");
+    assert_eq!(other, "ok");
+    // This partition may have applied the write that failed (applied
+    // before durable): it refuses reads rather than show it.
+    let first: redis::RedisResult<String> = redis::cmd("GET").arg(&acked[0]).query(&mut c);
+    assert!(first.unwrap_err().to_string().contains("MISCONF"), "a state that is not durable must not be read");
     let _ = child.kill();
     let _ = child.wait();
 
@@ -100,4 +111,10 @@ fn a_failed_log_write_poisons_the_node_and_loses_no_ack() {
         assert!(present.iter().all(|p| *p == 1), "an acknowledged write was lost");
     }
     eprintln!("{} acknowledged writes before the disk refused; all present after restart", acked.len());
+}
+
+/// A hash tag whose slot falls in the upper half of the slots (partition 1
+/// of 2) or the lower half (partition 0).
+fn tag_of_partition(upper: bool) -> String {
+    (0..).map(|i| format!("t{i}")).find(|tag| (weir_state::key_slot(tag.as_bytes()) >= 8192) == upper).expect("a tag")
 }

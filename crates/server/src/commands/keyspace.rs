@@ -18,12 +18,22 @@ const DEFAULT_SCAN_COUNT: usize = 10;
 
 pub async fn run(node: &Node, command: ServerCommand, args: &[Bytes]) -> Frame {
     match command {
-        ServerCommand::Dbsize => Frame::Integer(node.key_counts().0 as i64),
+        ServerCommand::Dbsize => dbsize(node).await,
         ServerCommand::Flushdb | ServerCommand::Flushall => flush(node, &args[1..]).await,
         ServerCommand::Scan => scan(node, &args[1..]).await,
         ServerCommand::Keys => keys(node, &args[1]).await,
         _ => wait(&args[1..]),
     }
+}
+
+/// Keys over all partitions, once what was applied is durable.
+async fn dbsize(node: &Node) -> Frame {
+    for partition in &node.partitions {
+        if let Err(reply) = partition.settled().await {
+            return reply;
+        }
+    }
+    Frame::Integer(node.key_counts().0 as i64)
 }
 
 async fn flush(node: &Node, args: &[Bytes]) -> Frame {
