@@ -3,10 +3,15 @@
 # shellcheck shell=bash
 
 WORK=$(mktemp -d)
-PIDS=()
+# Servers are started inside $(...) subshells, so their pids go to a file.
+PIDFILE="$WORK/pids"
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  if [ -f "$PIDFILE" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$PIDFILE"
+    while read -r pid; do
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done <"$PIDFILE"
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -35,7 +40,7 @@ start_weir() {
   local name=$1; shift
   local port; port=$(free_port)
   "$WEIR" serve --dir "$WORK/$name" --port "$port" --http 127.0.0.1:0 "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  echo $! >>"$PIDFILE"
   wait_ping "$port"
   echo "$port"
 }
@@ -46,7 +51,7 @@ start_redis() {
   local port; port=$(free_port)
   mkdir -p "$WORK/$name"
   redis-server --port "$port" --bind 127.0.0.1 --save '' --dir "$WORK/$name" "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  echo $! >>"$PIDFILE"
   wait_ping "$port"
   echo "$port"
 }
