@@ -15,7 +15,17 @@ use std::time::{Duration, Instant};
 /// The log may grow to this many bytes before writes fail.
 const FILE_LIMIT: u64 = 2 << 20;
 
-fn start_limited(dir: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
+/// Kills the node when dropped, so a failed assertion leaves no server behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_limited(dir: &std::path::Path) -> (Killed, std::net::SocketAddr) {
     let mut command = Command::new(common::weir_bin());
     command
         .args(["serve", "--dir"])
@@ -49,7 +59,7 @@ fn start_limited(dir: &std::path::Path) -> (std::process::Child, std::net::Socke
             while !common::ping(addr) {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            return (child, addr);
+            return (Killed(child), addr);
         }
     }
     let _ = child.kill();
@@ -60,7 +70,7 @@ fn start_limited(dir: &std::path::Path) -> (std::process::Child, std::net::Socke
 #[test]
 fn a_failed_log_write_poisons_the_node_and_loses_no_ack() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut child, addr) = start_limited(dir.path());
+    let (child, addr) = start_limited(dir.path());
     let mut c = redis::Client::open(format!("redis://{addr}")).expect("client").get_connection().expect("connect");
     // Writes go to one partition (slots below 8192 of two); a key on the
     // other is written first and read after the failure.
@@ -95,8 +105,7 @@ fn a_failed_log_write_poisons_the_node_and_loses_no_ack() {
     // before durable): it refuses reads rather than show it.
     let first: redis::RedisResult<String> = redis::cmd("GET").arg(&acked[0]).query(&mut c);
     assert!(first.unwrap_err().to_string().contains("MISCONF"), "a state that is not durable must not be read");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 
     // Without the limit, recovery truncates whatever the failed write left
     // and every acknowledged write is there.
