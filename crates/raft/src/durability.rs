@@ -127,10 +127,11 @@ impl Durability {
     /// Recorded before openraft hears of it (honest mode), so whatever it
     /// then applies is already covered.
     pub(crate) fn completed(&self, last_index: u64, durable: bool) {
-        match durable {
-            true => self.durable.fetch_max(last_index, Ordering::AcqRel),
-            false => u64::from(self.failed.swap(true, Ordering::AcqRel)),
-        };
+        if durable {
+            self.durable.fetch_max(last_index, Ordering::AcqRel);
+        } else {
+            self.failed.store(true, Ordering::Release);
+        }
         self.flushed.fetch_add(1, Ordering::AcqRel);
         self.writer.notify_one();
         self.waiters.notify_waiters();

@@ -26,6 +26,12 @@ struct Inner {
     purged: Option<LogId>,
 }
 
+impl Inner {
+    fn last_index(&self) -> u64 {
+        self.entries.keys().next_back().copied().or(self.purged.map(|id| id.index)).unwrap_or(0)
+    }
+}
+
 /// One partition's Raft log. Clones share the same state (the reader is a
 /// clone), guarded by a lock that only this partition's group takes.
 #[derive(Clone)]
@@ -44,8 +50,7 @@ impl LogStore {
     pub fn new(partition: u32, node_id: NodeId, log: Arc<Log>, recovered: RecoveredLog, early: bool) -> LogStore {
         let inner = Inner { entries: recovered.entries, vote: recovered.vote, purged: recovered.purged };
         let peers = inner.entries.values().any(|e| names_another_node(e, node_id));
-        let last = inner.entries.keys().next_back().copied().or(inner.purged.map(|id| id.index)).unwrap_or(0);
-        let durability = Arc::new(Durability::new(last, early && !peers));
+        let durability = Arc::new(Durability::new(inner.last_index(), early && !peers));
         LogStore { partition, node_id, log, inner: Arc::new(Mutex::new(inner)), durability }
     }
 
@@ -56,8 +61,7 @@ impl LogStore {
     /// The last log index present (what recovery must apply before the
     /// partition is ready).
     pub fn last_index(&self) -> u64 {
-        let inner = self.lock();
-        inner.entries.keys().next_back().copied().or(inner.purged.map(|id| id.index)).unwrap_or(0)
+        self.lock().last_index()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
