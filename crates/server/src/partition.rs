@@ -103,6 +103,8 @@ impl Partition {
             scripts: partition.scripts.clone(),
             busy_limit,
             durability: partition.durability.clone(),
+            rng: rand::rngs::SmallRng::from_entropy(),
+            last_now: 0,
         };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());

@@ -21,7 +21,7 @@ use crate::blocking::{self, Blocked, Registry};
 use crate::partition::{busy_past, now_ms, Proposal, Queue, Waiter, SCRIPT_POLL};
 use crate::stats::Stats;
 use bytes::Bytes;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,6 +65,11 @@ pub(crate) struct Writer {
     pub(crate) scripts: Arc<weir_script::Control>,
     pub(crate) busy_limit: Duration,
     pub(crate) durability: Arc<Durability>,
+    /// Seeds each batch's random stream.
+    pub(crate) rng: rand::rngs::SmallRng,
+    /// The last batch's clock: a batch's clock never goes backwards, so
+    /// replayed expiry decisions are monotonic too.
+    pub(crate) last_now: u64,
 }
 
 /// Batches a partition keeps in Raft at once: one being applied and
@@ -116,8 +121,6 @@ enum Wake {
 
 impl Writer {
     pub(crate) async fn run(mut self, mut rx: Queue) {
-        let mut rng = rand::rngs::SmallRng::from_entropy();
-        let mut last_now = 0u64;
         let mut retries: Vec<Blocked> = Vec::new();
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         loop {
@@ -139,6 +142,12 @@ impl Writer {
                         continue;
                     }
                     Wake::Flushed => {
+                        // Cut the next batch before answering: the replies
+                        // wake their connections, which the runtime would
+                        // run before openraft's core, keeping the log idle.
+                        if self.can_cut(&in_flight) && !(rx.is_empty() && retries.is_empty()) {
+                            self.cut(&mut rx, &mut retries, &mut in_flight, None).await;
+                        }
                         self.answer_durable(&mut in_flight, &mut retries).await;
                         continue;
                     }
@@ -146,50 +155,61 @@ impl Writer {
                         self.refuse_while_busy(&mut rx);
                         continue;
                     }
-                    Wake::Closed => {
-                        // Shutting down: answer what Raft already holds.
-                        while let Some(mut done) = in_flight.pop_front() {
-                            let result = match done.applied.take() {
-                                Some(result) => result,
-                                None => done.response.as_mut().await,
-                            };
-                            let result = match result {
-                                Ok(applied) => match self.durability.wait_for(applied.index).await {
-                                    Ok(()) => Ok(applied),
-                                    Err(e) => Err(misconf(&e.to_string())),
-                                },
-                                Err(reply) => Err(reply),
-                            };
-                            self.answered(done.pending, result).await;
-                        }
-                        return;
-                    }
+                    Wake::Closed => return self.close(in_flight).await,
                 },
             };
-            self.blocked.expire(Instant::now());
-            // The batch's clock never goes backwards, so replayed expiry
-            // decisions are monotonic too.
-            last_now = last_now.max(now_ms());
-            let mut builder = BatchBuilder::new(last_now, rng.gen());
-            let mut pending = Vec::new();
-            // Woken clients go first: they were waiting before anyone queued.
-            for blocked in retries.drain(..).filter(|b| !b.abandoned()) {
-                builder.push_command(&blocked.args);
-                pending.push(Pending::Block(blocked));
+            self.cut(&mut rx, &mut retries, &mut in_flight, first).await;
+        }
+    }
+
+    /// Cuts a batch from the woken clients, `first` and whatever else is
+    /// queued, and hands it to Raft.
+    async fn cut(
+        &mut self,
+        rx: &mut Queue,
+        retries: &mut Vec<Blocked>,
+        in_flight: &mut VecDeque<InFlight>,
+        first: Option<(Proposal, Waiter)>,
+    ) {
+        self.blocked.expire(Instant::now());
+        self.last_now = self.last_now.max(now_ms());
+        let mut builder = BatchBuilder::new(self.last_now, self.rng.gen());
+        let mut pending = Vec::new();
+        // Woken clients go first: they were waiting before anyone queued.
+        for blocked in retries.drain(..).filter(|b| !b.abandoned()) {
+            builder.push_command(&blocked.args);
+            pending.push(Pending::Block(blocked));
+        }
+        if let Some(first) = first {
+            add(&mut builder, &mut pending, first);
+        }
+        while pending.len() < MAX_BATCH_ITEMS && builder.encoded_len() < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(next) => add(&mut builder, &mut pending, next),
+                Err(_) => break,
             }
-            if let Some(first) = first {
-                add(&mut builder, &mut pending, first);
-            }
-            while pending.len() < MAX_BATCH_ITEMS && builder.encoded_len() < MAX_BATCH_BYTES {
-                match rx.try_recv() {
-                    Ok(next) => add(&mut builder, &mut pending, next),
-                    Err(_) => break,
-                }
-            }
-            if !pending.is_empty() {
-                in_flight.push_back(self.submit(builder.finish(), pending).await);
-            }
-            self.publish_blocked();
+        }
+        if !pending.is_empty() {
+            in_flight.push_back(self.submit(builder.finish(), pending).await);
+        }
+        self.publish_blocked();
+    }
+
+    /// Shutting down: answers what Raft already holds, once durable.
+    async fn close(&mut self, mut in_flight: VecDeque<InFlight>) {
+        while let Some(mut done) = in_flight.pop_front() {
+            let result = match done.applied.take() {
+                Some(result) => result,
+                None => done.response.as_mut().await,
+            };
+            let result = match result {
+                Ok(applied) => match self.durability.wait_for(applied.index).await {
+                    Ok(()) => Ok(applied),
+                    Err(e) => Err(misconf(&e.to_string())),
+                },
+                Err(reply) => Err(reply),
+            };
+            self.answered(done.pending, result).await;
         }
     }
 
