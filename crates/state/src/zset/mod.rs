@@ -108,7 +108,11 @@ impl ZSet {
                 self.fenwick[parent] += self.fenwick[i + 1];
             }
         }
-        debug_assert_eq!(self.prefix(n), self.scores.len());
+    }
+
+    /// Every member is in exactly one chunk (checked after each change).
+    fn debug_check(&self) {
+        debug_assert_eq!(self.prefix(self.chunks.len()), self.scores.len());
     }
 
     /// (chunk, offset) of a rank `< len`.
@@ -145,12 +149,29 @@ impl ZSet {
         self.first_where(|s, m| order((s, m), (score, member)) != Ordering::Less)
     }
 
-    /// Inserts or re-scores; returns the previous score.
+    /// Inserts or re-scores; returns the previous score. A re-scored member
+    /// keeps its bytes: one hash lookup, no allocation.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         debug_assert!(!score.is_nan());
-        let previous = self.remove(member);
-        let member = Bytes::copy_from_slice(member);
-        let (mut chunk, mut offset) = self.position(score, &member);
+        let Some(current) = self.scores.get_mut(member) else {
+            let member = Bytes::copy_from_slice(member);
+            self.scores.insert(member.clone(), score);
+            self.place((score, member));
+            self.debug_check();
+            return None;
+        };
+        let previous = std::mem::replace(current, score);
+        let (chunk, offset) = self.position(previous, member);
+        debug_assert_eq!(self.chunks[chunk][offset].1.as_ref(), member);
+        let (_, member) = self.take_at(chunk, offset);
+        self.place((score, member));
+        self.debug_check();
+        Some(previous)
+    }
+
+    /// Puts an element in order (its score is already in `scores`).
+    fn place(&mut self, item: Item) {
+        let (mut chunk, mut offset) = self.position(item.0, &item.1);
         if self.chunks.is_empty() {
             self.chunks.push(Vec::new());
             self.rebuild_fenwick();
@@ -159,15 +180,13 @@ impl ZSet {
             chunk -= 1;
             offset = self.chunks[chunk].len();
         }
-        self.chunks[chunk].insert(offset, (score, member.clone()));
-        self.scores.insert(member, score);
+        self.chunks[chunk].insert(offset, item);
         self.fenwick_add(chunk, 1);
         if self.chunks[chunk].len() > self.chunk_max {
             let tail = self.chunks[chunk].split_off(self.chunk_max / 2);
             self.chunks.insert(chunk + 1, tail);
             self.rebuild_fenwick();
         }
-        previous
     }
 
     /// Removes; returns the score it had.
@@ -180,8 +199,15 @@ impl ZSet {
     }
 
     fn remove_at(&mut self, chunk: usize, offset: usize) -> Item {
-        let item = self.chunks[chunk].remove(offset);
+        let item = self.take_at(chunk, offset);
         self.scores.remove(&item.1);
+        self.debug_check();
+        item
+    }
+
+    /// Takes an element out of order (leaving `scores` alone).
+    fn take_at(&mut self, chunk: usize, offset: usize) -> Item {
+        let item = self.chunks[chunk].remove(offset);
         self.fenwick_add(chunk, -1);
         self.rebalance(chunk);
         item
