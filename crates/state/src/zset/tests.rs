@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 fn model_order(model: &BTreeMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
     let mut items: Vec<(Vec<u8>, f64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
-    items.sort_by(|a, b| order((a.1, &a.0), (b.1, &b.0)));
+    // Independent of the container's own comparison: scores, then bytes.
+    items.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("no NaN").then_with(|| a.0.cmp(&b.0)));
     items
 }
 
