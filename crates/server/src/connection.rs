@@ -2,15 +2,17 @@
 //! depth.
 //!
 //! Writes from one read of the socket are all submitted before any reply is
-//! awaited, so a pipeline's writes join the same batches. A command that
+//! awaited, so a pipeline's writes join the same batches; consecutive plain
+//! writes to one partition travel as one proposal ([`crate::pipeline`]). A command that
 //! reads state first waits for this client's earlier writes (a client always
 //! sees its own writes). Memory per client is bounded: the decoder bounds
 //! the input, replies are flushed to the socket as they accumulate, and a
 //! client that stops reading is disconnected.
 
 use crate::commands::Resolved;
-use crate::dispatch::{needs_barrier, Reply};
+use crate::dispatch::{needs_barrier, plain_write, Reply};
 use crate::node::Node;
+use crate::pipeline::{abandoned, Pipeline};
 use crate::session::{ClientEntry, Session};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -51,6 +53,8 @@ struct Conn<'a> {
     reader: OwnedReadHalf,
     /// Bytes read but not yet decoded.
     input: BytesMut,
+    /// Plain writes grouped per partition, and the groups' replies.
+    pipeline: Pipeline,
 }
 
 pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
@@ -67,6 +71,7 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
         writer,
         reader,
         input: BytesMut::with_capacity(READ_CHUNK),
+        pipeline: Pipeline::default(),
     };
     loop {
         match conn.run_buffered(&mut decoder).await {
@@ -135,7 +140,19 @@ impl Conn<'_> {
         let blocking = self.session.multi.is_none()
             && matches!(resolved, Some(Resolved::Data(spec, _)) if spec.block_timeout(&args).is_some());
         let started = self.arrived;
-        let (command, reply) = self.node.execute(&mut self.session, resolved, args).await;
+        // Anything but a plain write goes after the writes grouped so far.
+        let stage = self.session.multi.is_none() && plain_write(resolved, &args);
+        if !stage {
+            self.pipeline.propose(self.node).await;
+        }
+        let (command, reply) = self.node.execute(&mut self.session, resolved, args, stage).await;
+        let reply = match reply {
+            Reply::Staged { partition, args } => {
+                self.pipeline.push(self.node, partition, args).await;
+                Reply::Grouped
+            }
+            reply => reply,
+        };
         match reply {
             Reply::Now(frame) if self.pending.is_empty() => self.emit(command, started, Instant::now(), &frame)?,
             reply => self.pending.push_back(Pending { command, started, reply, blocking }),
@@ -153,6 +170,7 @@ impl Conn<'_> {
     /// clock is read again only after a reply had to be waited for: a
     /// batch answers a pipeline's commands together.
     async fn drain(&mut self) -> Result<(), String> {
+        self.pipeline.propose(self.node).await;
         let mut now = Instant::now();
         while let Some(pending) = self.pending.pop_front() {
             let frame = match pending.reply {
@@ -169,6 +187,14 @@ impl Conn<'_> {
                         frame
                     }
                 },
+                Reply::Grouped => {
+                    let (frame, waited) = self.pipeline.next_reply().await;
+                    if waited {
+                        now = Instant::now();
+                    }
+                    frame
+                }
+                Reply::Staged { .. } => Frame::error("ERR internal: a write left unproposed"),
             };
             self.emit(pending.command, pending.started, now, &frame)?;
             if self.out.len() >= FLUSH_BYTES {
@@ -239,8 +265,4 @@ impl Conn<'_> {
         }
         Ok(())
     }
-}
-
-fn abandoned() -> Frame {
-    Frame::error("ERR the write was abandoned")
 }

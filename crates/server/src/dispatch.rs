@@ -19,6 +19,20 @@ use weir_state::{key_slot, Access, CommandSpec};
 pub enum Reply {
     Now(Frame),
     Later(oneshot::Receiver<Frame>),
+    /// A plain write for the connection to propose with its neighbours
+    /// (`crate::pipeline`); only when the caller asked for it.
+    Staged {
+        partition: u32,
+        args: Vec<Bytes>,
+    },
+    /// A staged write's reply, from its group.
+    Grouped,
+}
+
+/// Whether a command is a plain write (not blocking), the kind a connection
+/// may group with its neighbours.
+pub fn plain_write(resolved: Option<Resolved>, args: &[Bytes]) -> bool {
+    matches!(resolved, Some(Resolved::Data(spec, _)) if spec.access == Access::Write && spec.block_timeout(args).is_none())
 }
 
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -44,12 +58,15 @@ pub fn needs_barrier(session: &Session, resolved: Option<Resolved>) -> bool {
 impl Node {
     /// Executes one command for `session`; `resolved` is
     /// `commands::resolve(&args[0])`, looked up once by the caller. Returns
-    /// the command's stats slot (if it resolved) and its reply.
+    /// the command's stats slot (if it resolved) and its reply. With
+    /// `stage`, a plain write is checked and routed but handed back
+    /// (`Reply::Staged`) for the caller to propose.
     pub async fn execute(
         &self,
         session: &mut Session,
         resolved: Option<Resolved>,
         args: Vec<Bytes>,
+        stage: bool,
     ) -> (Option<usize>, Reply) {
         if args.is_empty() {
             return (None, Reply::Now(Frame::error("ERR empty command")));
@@ -78,7 +95,7 @@ impl Node {
                 self.eval(session, spec, kind, args).await
             }
             Resolved::Server(command, _, _) => Reply::Now(self.server_command(session, command, &args).await),
-            Resolved::Data(spec, _) => self.data_command(spec, args).await,
+            Resolved::Data(spec, _) => self.data_command(spec, args, stage).await,
         };
         (index, reply)
     }
@@ -91,7 +108,7 @@ impl Node {
         }
     }
 
-    async fn data_command(&self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+    async fn data_command(&self, spec: &'static CommandSpec, args: Vec<Bytes>, stage: bool) -> Reply {
         let slot = match command_slot(spec, &args) {
             Ok(slot) => slot,
             Err(reply) => return Reply::Now(reply),
@@ -106,6 +123,7 @@ impl Node {
                 Err(reply) => return Reply::Now(reply),
             },
             (None, Access::Read) => return Reply::Now(partition.read(&args, self.config.busy_script).await),
+            (None, Access::Write) if stage => return Reply::Staged { partition: partition.id, args },
             (None, Access::Write) => Proposal::Command(args),
         };
         Reply::Later(partition.propose(proposal).await)

@@ -111,11 +111,13 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
     session.version = Version::Resp3;
     let started = std::time::Instant::now();
     let resolved = args.first().and_then(|name| crate::commands::resolve(name));
-    let (command, reply) = node.execute(&mut session, resolved, args).await;
+    let (command, reply) = node.execute(&mut session, resolved, args, false).await;
     node.clients.unregister(client.id);
     let frame = match reply {
         Reply::Now(frame) => frame,
         Reply::Later(rx) => rx.await.unwrap_or_else(|_| Frame::error("ERR the write was abandoned")),
+        // Not asked for (`stage` false).
+        Reply::Staged { .. } | Reply::Grouped => Frame::error("ERR internal: a staged write over HTTP"),
     };
     node.stats.record(command, started.elapsed(), &frame);
     frame

@@ -7,6 +7,8 @@
 //! - [`dispatch`]: auth, arity, CROSSSLOT, and routing to a partition.
 //! - [`partition`]: a handle to a partition: writes queued, reads gated on
 //!   durability, BUSY, the active expirer.
+//! - [`pipeline`]: a connection's consecutive writes to one partition,
+//!   proposed together.
 //! - [`writer`]: a partition's single writer and its group commit.
 //! - [`blocking`]: clients blocked in BLPOP and friends, per partition.
 //! - [`commands`]: commands the node answers itself.
@@ -25,6 +27,7 @@ pub mod listener;
 pub mod metrics;
 pub mod node;
 pub mod partition;
+pub mod pipeline;
 pub mod session;
 pub mod stats;
 pub mod writer;

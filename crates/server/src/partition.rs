@@ -31,6 +31,10 @@ const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
 /// What a partition can be asked to log.
 pub enum Proposal {
     Command(Vec<Bytes>),
+    /// A connection's consecutive writes to this partition, in order
+    /// (`crate::pipeline`): answered with one array of their replies, or
+    /// one error for all.
+    Commands(Vec<Vec<Bytes>>),
     /// A blocking command (BLPOP...): parked if it finds nothing, until
     /// `deadline` (`None`: forever).
     Block {

@@ -101,6 +101,9 @@ struct InFlight {
 /// A caller waiting on a batch item.
 enum Pending {
     Reply(Waiter),
+    /// A connection's group of writes (`Proposal::Commands`): their replies,
+    /// in order, as one array.
+    Group(Waiter, usize),
     /// A blocking command: parked if it found nothing.
     Block(Blocked),
 }
@@ -183,7 +186,7 @@ impl Writer {
         if let Some(first) = first {
             add(&mut builder, &mut pending, first);
         }
-        while pending.len() < MAX_BATCH_ITEMS && builder.encoded_len() < MAX_BATCH_BYTES {
+        while builder.items() < MAX_BATCH_ITEMS && builder.encoded_len() < MAX_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(next) => add(&mut builder, &mut pending, next),
                 Err(_) => break,
@@ -350,11 +353,18 @@ impl Writer {
     }
 
     fn deliver(&mut self, pending: Vec<Pending>, replies: Vec<Frame>) {
-        if pending.len() != replies.len() {
-            let error = Frame::error(format!("ERR internal: {} replies for {} commands", replies.len(), pending.len()));
+        let items: usize = pending.iter().map(|p| if let Pending::Group(_, n) = p { *n } else { 1 }).sum();
+        if items != replies.len() {
+            let error = Frame::error(format!("ERR internal: {} replies for {items} commands", replies.len()));
             return fail_all(pending, &error);
         }
-        for (waiter, reply) in pending.into_iter().zip(replies) {
+        let mut replies = replies.into_iter();
+        for waiter in pending {
+            if let Pending::Group(waiter, n) = waiter {
+                let _ = waiter.send(Frame::Array(replies.by_ref().take(n).collect()));
+                continue;
+            }
+            let reply = replies.next().expect("counted above");
             match waiter {
                 Pending::Block(blocked) if blocking::found_nothing(&reply) && !blocked.expired(Instant::now()) => {
                     self.blocked.park(blocked)
@@ -363,7 +373,7 @@ impl Writer {
                 Pending::Block(blocked) => {
                     let _ = blocked.reply.send(reply);
                 }
-                Pending::Reply(waiter) => {
+                Pending::Reply(waiter) | Pending::Group(waiter, _) => {
                     let _ = waiter.send(reply);
                 }
             }
@@ -420,6 +430,10 @@ pub(crate) fn misconf(reason: &str) -> Frame {
 fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter): (Proposal, Waiter)) {
     match proposal {
         Proposal::Command(args) => builder.push_command(&args),
+        Proposal::Commands(commands) => {
+            commands.iter().for_each(|args| builder.push_command(args));
+            return pending.push(Pending::Group(waiter, commands.len()));
+        }
         Proposal::Block { args, keys, deadline } => {
             builder.push_command(&args);
             return pending.push(Pending::Block(Blocked::new(args, keys, deadline, waiter)));
@@ -435,7 +449,7 @@ fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter
 fn fail_all(pending: Vec<Pending>, reply: &Frame) {
     for waiter in pending {
         let _ = match waiter {
-            Pending::Reply(waiter) => waiter.send(reply.clone()),
+            Pending::Reply(waiter) | Pending::Group(waiter, _) => waiter.send(reply.clone()),
             Pending::Block(blocked) => blocked.reply.send(reply.clone()),
         };
     }
