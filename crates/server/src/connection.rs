@@ -10,7 +10,7 @@
 //! client that stops reading is disconnected.
 
 use crate::commands::Resolved;
-use crate::dispatch::{needs_barrier, plain_write, Reply};
+use crate::dispatch::{needs_barrier, Reply};
 use crate::node::Node;
 use crate::pipeline::{abandoned, Pipeline};
 use crate::session::{ClientEntry, Session};
@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_util::codec::Decoder;
 use weir_protocol::{encode, Frame, Limits, RequestDecoder};
+use weir_state::Access;
 
 /// Replies awaited at most at once per client before they are drained.
 const MAX_PENDING: usize = 1024;
@@ -137,11 +138,17 @@ impl Conn<'_> {
         if needs_barrier(&self.session, resolved) {
             self.drain().await?;
         }
-        let blocking = self.session.multi.is_none()
-            && matches!(resolved, Some(Resolved::Data(spec, _)) if spec.block_timeout(&args).is_some());
+        // A blocking call is watched while it waits; a plain write joins
+        // this connection's group for its partition (`crate::pipeline`).
+        let (blocking, stage) = match resolved {
+            Some(Resolved::Data(spec, _)) if self.session.multi.is_none() => {
+                let blocks = spec.block_timeout(&args).is_some();
+                (blocks, !blocks && spec.access == Access::Write)
+            }
+            _ => (false, false),
+        };
         let started = self.arrived;
         // Anything but a plain write goes after the writes grouped so far.
-        let stage = self.session.multi.is_none() && plain_write(resolved, &args);
         if !stage {
             self.pipeline.propose(self.node).await;
         }

@@ -29,12 +29,6 @@ pub enum Reply {
     Grouped,
 }
 
-/// Whether a command is a plain write (not blocking), the kind a connection
-/// may group with its neighbours.
-pub fn plain_write(resolved: Option<Resolved>, args: &[Bytes]) -> bool {
-    matches!(resolved, Some(Resolved::Data(spec, _)) if spec.access == Access::Write && spec.block_timeout(args).is_none())
-}
-
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 
