@@ -87,6 +87,9 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
             break;
         }
     }
+    // Writes read before the connection ended still run, as Redis runs
+    // what it read (a failed reply write can end it mid-pipeline).
+    conn.pipeline.propose(node).await;
 }
 
 fn limits(node: &Node) -> Limits {
