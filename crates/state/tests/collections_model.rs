@@ -3,6 +3,8 @@
 //! demand by score then member), including ranks, ranges, score ties and
 //! wrong types; plus replay and snapshot determinism.
 
+mod common;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
@@ -328,13 +330,7 @@ proptest! {
                 prop_assert_eq!(reply, model.apply(op), "op {:?}", op);
             }
         }
-        let mut replayed = Db::new();
-        for bytes in &encoded {
-            replayed.apply_batch(bytes).expect("replays");
-        }
-        prop_assert!(replayed == db, "replay diverged");
-        let mut snapshot = Vec::new();
-        db.write_snapshot(&mut snapshot);
-        prop_assert!(Db::read_snapshot(&snapshot).expect("loads") == db, "snapshot diverged");
+        // Determinism: a replay and a snapshot load reach the same state.
+        common::deterministic(&db, &encoded)?;
     }
 }

@@ -2,6 +2,8 @@
 //! simple model; plus determinism (replaying the same batches, or loading a
 //! snapshot, gives the identical state).
 
+mod common;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -200,13 +202,6 @@ proptest! {
             prop_assert_eq!(got, expected);
         }
         // Determinism: a replay and a snapshot load reach the same state.
-        let mut replayed = Db::new();
-        for bytes in &encoded {
-            replayed.apply_batch(bytes).expect("replays");
-        }
-        prop_assert!(replayed == db, "replay diverged");
-        let mut snapshot = Vec::new();
-        db.write_snapshot(&mut snapshot);
-        prop_assert!(Db::read_snapshot(&snapshot).expect("loads") == db, "snapshot diverged");
+        common::deterministic(&db, &encoded)?;
     }
 }

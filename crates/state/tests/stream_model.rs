@@ -4,6 +4,8 @@
 //! and ranges; plus replay and snapshot determinism, approximate trims
 //! included.
 
+mod common;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -184,18 +186,6 @@ fn run(batches: &[Vec<Op>], mut check: impl FnMut(&Op, Frame, u64)) -> (Db, Vec<
     (db, encoded)
 }
 
-fn deterministic(db: &Db, encoded: &[Bytes]) -> Result<(), TestCaseError> {
-    let mut replayed = Db::new();
-    for bytes in encoded {
-        replayed.apply_batch(bytes).expect("replays");
-    }
-    prop_assert!(replayed == *db, "replay diverged");
-    let mut snapshot = Vec::new();
-    db.write_snapshot(&mut snapshot);
-    prop_assert!(Db::read_snapshot(&snapshot).expect("loads") == *db, "snapshot diverged");
-    Ok(())
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -210,12 +200,12 @@ proptest! {
             }
         });
         prop_assert!(failure.is_none(), "{}", failure.unwrap_or_default());
-        deterministic(&db, &encoded)?;
+        common::deterministic(&db, &encoded)?;
     }
 
     #[test]
     fn approximate_trims_replay_and_snapshot_exactly(batches in prop::collection::vec(prop::collection::vec(op(true), 1..8), 1..30)) {
         let (db, encoded) = run(&batches, |_, _, _| {});
-        deterministic(&db, &encoded)?;
+        common::deterministic(&db, &encoded)?;
     }
 }
