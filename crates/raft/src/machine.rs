@@ -13,7 +13,8 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
 use weir_script::Engine;
 use weir_state::Db;
 
@@ -45,9 +46,44 @@ impl KeyCounts {
 }
 
 /// Locks a partition's machine. A poisoned lock means a panic mid-apply;
-/// serving from it could expose a partial state, so fail loudly.
+/// serving from it could expose a partial state, so fail loudly. Only for
+/// code off the runtime's threads (or where the lock cannot be held long):
+/// a runtime thread blocked here strands every task queued on it, other
+/// partitions' among them.
 pub fn lock(machine: &SharedMachine) -> MutexGuard<'_, Machine> {
     machine.lock().expect("partition state lock poisoned")
+}
+
+/// Turns a task yields to the lock's holder before it waits a tick between
+/// tries (a snapshot being serialized, or a read-only script, may hold it
+/// for milliseconds).
+const LOCK_YIELDS: u32 = 64;
+const LOCK_RETRY: Duration = Duration::from_millis(1);
+
+/// Locks a partition's machine from a task, never blocking its runtime
+/// thread: while another thread holds the lock, the task yields (then
+/// sleeps a tick) between tries. The guard must be dropped before the
+/// caller's next await.
+pub async fn lock_async(machine: &SharedMachine) -> MutexGuard<'_, Machine> {
+    let mut tries = 0;
+    loop {
+        match machine.try_lock() {
+            Ok(guard) => return guard,
+            Err(TryLockError::Poisoned(_)) => panic!("partition state lock poisoned"),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        lock_backoff(&mut tries).await;
+    }
+}
+
+/// One wait between tries of a held lock: a yield for the first
+/// `LOCK_YIELDS` tries, a tick after that.
+pub async fn lock_backoff(tries: &mut u32) {
+    *tries = tries.saturating_add(1);
+    match *tries <= LOCK_YIELDS {
+        true => tokio::task::yield_now().await,
+        false => tokio::time::sleep(LOCK_RETRY).await,
+    }
 }
 
 #[derive(Clone)]
@@ -171,7 +207,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = StateMachineStore;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        let machine = lock(&self.machine);
+        let machine = lock_async(&self.machine).await;
         Ok((machine.applied, machine.membership.clone()))
     }
 
@@ -185,7 +221,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .iter()
             .any(|e| matches!(&e.payload, EntryPayload::Normal(r) if weir_state::batch::has_scripts(&r.0)));
         self.scripts.set_pending(scripts);
-        let mut machine = lock(&self.machine);
+        let mut machine = lock_async(&self.machine).await;
         let mut responses = Vec::new();
         let mut result = Ok(());
         for entry in entries {
@@ -218,7 +254,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let bytes = snapshot.into_inner();
         let db = Db::read_snapshot(&bytes).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         self.save_file(meta.clone(), bytes).await?;
-        let mut machine = lock(&self.machine);
+        let mut machine = lock_async(&self.machine).await;
         self.key_counts.publish(&db);
         machine.db = db;
         machine.applied = meta.last_log_id;
@@ -251,7 +287,10 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (meta, bytes) = {
+        // Serialized under the lock, off the runtime's core: a large state
+        // takes milliseconds, and every partition's tasks share the core
+        // (this partition's apply and reads wait without blocking it).
+        let (meta, bytes) = in_place(|| {
             let machine = lock(&self.machine);
             let mut bytes = Vec::new();
             machine.db.write_snapshot(&mut bytes);
@@ -263,7 +302,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             };
             let meta = Meta { last_log_id: machine.applied, last_membership: machine.membership.clone(), snapshot_id };
             (meta, bytes)
-        };
+        });
         // A snapshot outlives a crash: it may only hold durable entries.
         let covered = meta.last_log_id.map_or(0, |id| id.index);
         let durable = self.durability.wait_for(covered).await;

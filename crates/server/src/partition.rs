@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use weir_protocol::Frame;
 use weir_raft::durability::Durability;
-use weir_raft::machine::{KeyCounts, Machine, SharedMachine};
+use weir_raft::machine::{lock_backoff, KeyCounts, Machine, SharedMachine};
 use weir_raft::Raft;
 use weir_state::{ExecCtx, Mode, ScriptCall, ScriptHost};
 
@@ -147,6 +147,7 @@ impl Partition {
     /// tasks queued on it, other partitions' clients among them. The result
     /// is handed back only once the state `f` saw is durable.
     pub async fn with_state<R>(&self, busy: Option<Duration>, f: impl FnOnce(&mut Machine) -> R) -> Result<R, Frame> {
+        let mut tries = 0;
         let (applied, out) = loop {
             if self.scripts.active() {
                 self.wait_for_script(busy).await?;
@@ -158,8 +159,9 @@ impl Partition {
                 Err(std::sync::TryLockError::Poisoned(_)) => panic!("partition state lock poisoned"),
                 Err(std::sync::TryLockError::WouldBlock) => {}
             }
-            // Held by a short apply: look again on the next turn.
-            tokio::task::yield_now().await;
+            // Held by an apply on another thread, or a snapshot being
+            // serialized: look again soon.
+            lock_backoff(&mut tries).await;
         };
         self.settle(applied).await?;
         Ok(out)

@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use weir_protocol::Frame;
 use weir_raft::durability::Durability;
-use weir_raft::machine::{lock, SharedMachine};
+use weir_raft::machine::{lock_async, SharedMachine};
 use weir_raft::{Raft, Request, Response};
 use weir_state::BatchBuilder;
 
@@ -281,7 +281,7 @@ impl Writer {
                     self.snapshot_past_kill().await;
                 }
                 self.deliver(pending, response.replies);
-                self.wake(response.ready)
+                self.wake(response.ready).await
             }
             Err(reply) => {
                 fail_all(pending, &reply);
@@ -342,7 +342,7 @@ impl Writer {
     /// replayed it would run again, perhaps to completion. So the entry goes
     /// behind a snapshot before anyone hears that the script was killed.
     async fn snapshot_past_kill(&mut self) {
-        let applied = lock(&self.machine).applied.map(|id| id.index);
+        let applied = lock_async(&self.machine).await.applied.map(|id| id.index);
         self.log_bytes = 0;
         let _ = self.raft.trigger().snapshot().await;
         let covered = |m: &openraft::RaftMetrics<u64, openraft::BasicNode>| m.snapshot.map(|s| s.index) >= applied;
@@ -383,7 +383,7 @@ impl Writer {
 
     /// Takes the waiters on keys the last batch pushed to: per key, as many
     /// as it now holds elements, in arrival order.
-    fn wake(&mut self, ready: Vec<Bytes>) -> Vec<Blocked> {
+    async fn wake(&mut self, ready: Vec<Bytes>) -> Vec<Blocked> {
         let mut woken = Vec::new();
         if self.blocked.is_empty() {
             return woken;
@@ -393,7 +393,7 @@ impl Writer {
             if !self.blocked.waits_on(key) {
                 continue;
             }
-            let available = lock(&self.machine).db.collection_len(key, now);
+            let available = lock_async(&self.machine).await.db.collection_len(key, now);
             self.blocked.take(key, available, &mut woken);
         }
         woken
