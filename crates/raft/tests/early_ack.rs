@@ -4,39 +4,12 @@
 //! the first membership naming another node waits for every earlier
 //! append to be durable and turns early acknowledgement off.
 
+mod common;
+
+use common::{group_config, log_config, set, NODE};
 use openraft::BasicNode;
 use std::time::Duration;
-use weir_log::{FsyncMode, LogConfig};
-use weir_raft::{start_group, GroupConfig, Request};
-
-const NODE: u64 = 1;
-
-fn log_config(dir: &std::path::Path) -> LogConfig {
-    LogConfig {
-        dir: dir.join("log"),
-        fsync: FsyncMode::Always,
-        segment_bytes: 4 << 20,
-        max_batch_bytes: 1 << 20,
-        queue_depth: 1024,
-    }
-}
-
-fn group_config(dir: &std::path::Path) -> GroupConfig {
-    GroupConfig {
-        node_id: NODE,
-        node_addr: "127.0.0.1:1".into(),
-        snapshot_dir: dir.join("snapshots"),
-        snapshot_every: 1_000_000,
-        keep_behind_snapshot: 1000,
-        script_limits: weir_script::Limits::default(),
-    }
-}
-
-fn set(key: &str) -> Request {
-    let mut batch = weir_state::BatchBuilder::new(1, 1);
-    batch.push_command(&[bytes::Bytes::from_static(b"SET"), bytes::Bytes::from(key.to_string()), "v".into()]);
-    Request(batch.finish())
-}
+use weir_raft::start_group;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_alone_acknowledges_early_until_another_node_joins() {

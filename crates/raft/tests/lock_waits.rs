@@ -4,14 +4,15 @@
 //! runtime's core, so every other task (other partitions' among them)
 //! keeps running. The runtime here has one worker, as a node's does.
 
+mod common;
+
+use common::{group_config, log_config, set, NODE};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use weir_log::{FsyncMode, LogConfig};
 use weir_raft::machine::{lock, SharedMachine};
-use weir_raft::{start_group, Group, GroupConfig, Request};
+use weir_raft::{start_group, Group};
 
-const NODE: u64 = 1;
 /// How long the holder keeps the lock if nothing releases it (a blocked
 /// runtime would only get going again after this).
 const HOLD_AT_MOST: Duration = Duration::from_secs(10);
@@ -20,31 +21,10 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 async fn group(dir: &std::path::Path) -> Group {
     std::fs::create_dir_all(dir.join("snapshots")).expect("snapshot dir");
-    let log = LogConfig {
-        dir: dir.join("log"),
-        fsync: FsyncMode::Always,
-        segment_bytes: 4 << 20,
-        max_batch_bytes: 1 << 20,
-        queue_depth: 1024,
-    };
-    let config = GroupConfig {
-        node_id: NODE,
-        node_addr: "127.0.0.1:1".into(),
-        snapshot_dir: dir.join("snapshots"),
-        snapshot_every: 1_000_000,
-        keep_behind_snapshot: 1000,
-        script_limits: weir_script::Limits::default(),
-    };
-    let (log, mut recovered) = weir_raft::wal::open(log, 1).expect("log opens");
-    let group = start_group(0, &config, log, recovered.remove(0)).await.expect("group starts");
+    let (log, mut recovered) = weir_raft::wal::open(log_config(dir), 1).expect("log opens");
+    let group = start_group(0, &group_config(dir), log, recovered.remove(0)).await.expect("group starts");
     group.wait_ready(NODE, Duration::from_secs(10)).await.expect("ready");
     group
-}
-
-fn set(key: &str) -> Request {
-    let mut batch = weir_state::BatchBuilder::new(1, 1);
-    batch.push_command(&[bytes::Bytes::from_static(b"SET"), bytes::Bytes::from(key.to_string()), "v".into()]);
-    Request(batch.finish())
 }
 
 /// Holds the partition's lock on a thread of its own until released (or
