@@ -67,12 +67,20 @@ const LOCK_RETRY: Duration = Duration::from_millis(1);
 pub async fn lock_async(machine: &SharedMachine) -> MutexGuard<'_, Machine> {
     let mut tries = 0;
     loop {
-        match machine.try_lock() {
-            Ok(guard) => return guard,
-            Err(TryLockError::Poisoned(_)) => panic!("partition state lock poisoned"),
-            Err(TryLockError::WouldBlock) => {}
+        if let Some(guard) = try_lock(machine) {
+            return guard;
         }
         lock_backoff(&mut tries).await;
+    }
+}
+
+/// The machine's lock if it is free now (`None` while another thread holds
+/// it); a poisoned lock fails loudly, as in [`lock`].
+pub fn try_lock(machine: &SharedMachine) -> Option<MutexGuard<'_, Machine>> {
+    match machine.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(_)) => panic!("partition state lock poisoned"),
+        Err(TryLockError::WouldBlock) => None,
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use weir_protocol::Frame;
 use weir_raft::durability::Durability;
-use weir_raft::machine::{lock_backoff, KeyCounts, Machine, SharedMachine};
+use weir_raft::machine::{lock_backoff, try_lock, KeyCounts, Machine, SharedMachine};
 use weir_raft::Raft;
 use weir_state::{ExecCtx, Mode, ScriptCall, ScriptHost};
 
@@ -154,10 +154,8 @@ impl Partition {
                 tokio::task::yield_now().await;
                 continue;
             }
-            match self.machine.try_lock() {
-                Ok(mut machine) => break (machine.applied.map_or(0, |id| id.index), f(&mut machine)),
-                Err(std::sync::TryLockError::Poisoned(_)) => panic!("partition state lock poisoned"),
-                Err(std::sync::TryLockError::WouldBlock) => {}
+            if let Some(mut machine) = try_lock(&self.machine) {
+                break (machine.applied.map_or(0, |id| id.index), f(&mut machine));
             }
             // Held by an apply on another thread, or a snapshot being
             // serialized: look again soon.
