@@ -10,9 +10,9 @@
 //! client that stops reading is disconnected.
 
 use crate::commands::Resolved;
-use crate::dispatch::{needs_barrier, Reply};
+use crate::dispatch::{abandoned, needs_barrier, Reply};
 use crate::node::Node;
-use crate::pipeline::{abandoned, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::session::{ClientEntry, Session};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;

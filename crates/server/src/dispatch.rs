@@ -29,6 +29,11 @@ pub enum Reply {
     Grouped,
 }
 
+/// The reply to a write whose writer went away before answering it.
+pub fn abandoned() -> Frame {
+    Frame::error("ERR the write was abandoned")
+}
+
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 

@@ -115,7 +115,7 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
     node.clients.unregister(client.id);
     let frame = match reply {
         Reply::Now(frame) => frame,
-        Reply::Later(rx) => rx.await.unwrap_or_else(|_| Frame::error("ERR the write was abandoned")),
+        Reply::Later(rx) => rx.await.unwrap_or_else(|_| crate::dispatch::abandoned()),
         // Not asked for (`stage` false).
         Reply::Staged { .. } | Reply::Grouped => Frame::error("ERR internal: a staged write over HTTP"),
     };

@@ -8,6 +8,7 @@
 //! Order is kept: a group is proposed before anything else this connection
 //! sends to any partition, and before any reply is awaited.
 
+use crate::dispatch::abandoned;
 use crate::node::Node;
 use crate::partition::Proposal;
 use bytes::Bytes;
@@ -80,10 +81,6 @@ impl Pipeline {
         }
         (reply, waited)
     }
-}
-
-pub fn abandoned() -> Frame {
-    Frame::error("ERR the write was abandoned")
 }
 
 /// One reply per write: a group's array of replies, or its one error (a

@@ -361,11 +361,10 @@ impl Writer {
         }
         let mut replies = replies.into_iter();
         for waiter in pending {
-            if let Pending::Group(waiter, n) = waiter {
-                let _ = waiter.send(Frame::Array(replies.by_ref().take(n).collect()));
-                continue;
-            }
-            let reply = replies.next().expect("counted above");
+            let reply = match &waiter {
+                Pending::Group(_, n) => Frame::Array(replies.by_ref().take(*n).collect()),
+                _ => replies.next().expect("counted above"),
+            };
             match waiter {
                 Pending::Block(blocked) if blocking::found_nothing(&reply) && !blocked.expired(Instant::now()) => {
                     self.blocked.park(blocked)
