@@ -31,17 +31,7 @@ struct State {
     filled: u64,
     /// The writer has written, or is writing, up to here.
     claimed: u64,
-    /// The segment's size: nothing is filled beyond it.
-    limit: u64,
     stop: bool,
-}
-
-impl State {
-    /// Whether the filler has a whole chunk to do (the writer's cue to
-    /// wake it).
-    fn behind(&self) -> bool {
-        self.filled < self.limit && self.filled + CHUNK <= self.claimed + AHEAD
-    }
 }
 
 #[derive(Debug, Default)]
@@ -73,27 +63,19 @@ impl Filler {
             let mut state = shared.lock();
             state.filled = from;
             state.claimed = from;
-            state.limit = limit;
         }
         let worker = shared.clone();
-        let thread = std::thread::Builder::new().name("weir-log-fill".into()).spawn(move || fill(&worker, &file))?;
+        let thread =
+            std::thread::Builder::new().name("weir-log-fill".into()).spawn(move || fill(&worker, &file, limit))?;
         Ok(Filler { shared, thread: Some(thread) })
     }
 
     /// The writer is about to write up to `end`: the filler keeps out.
-    ///
-    /// The filler is woken only once it is a whole chunk short of its
-    /// target, not at every claim: a wake-up per group commit cost the log
-    /// thread a futex call and the filler a context switch per batch, to
-    /// find nothing to do.
     pub fn claim(&self, end: u64) {
         let mut state = self.shared.lock();
         state.claimed = state.claimed.max(end);
-        let behind = state.behind();
         drop(state);
-        if behind {
-            self.shared.wake.notify_one();
-        }
+        self.shared.wake.notify_one();
     }
 }
 
@@ -107,11 +89,10 @@ impl Drop for Filler {
     }
 }
 
-fn fill(shared: &Shared, file: &File) {
+fn fill(shared: &Shared, file: &File, limit: u64) {
     let zeros = vec![0u8; CHUNK as usize];
     loop {
         let mut state = shared.lock();
-        let limit = state.limit;
         while !state.stop && (state.filled >= limit || state.filled >= state.claimed + AHEAD) {
             state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
         }
@@ -142,18 +123,6 @@ fn fill(shared: &Shared, file: &File) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_filler_is_woken_once_a_chunk_behind() {
-        let mut state = State { filled: AHEAD, claimed: 0, limit: 3 * AHEAD, stop: false };
-        state.claimed = CHUNK - 1;
-        assert!(!state.behind(), "less than a chunk to fill: no wake-up");
-        state.claimed = CHUNK;
-        assert!(state.behind());
-        state.filled = state.limit;
-        state.claimed = state.limit;
-        assert!(!state.behind(), "nothing is filled past the segment's size");
-    }
 
     #[test]
     fn fills_ahead_and_never_over_claimed_bytes() {
