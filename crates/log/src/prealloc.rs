@@ -71,6 +71,13 @@ impl Filler {
     }
 
     /// The writer is about to write up to `end`: the filler keeps out.
+    ///
+    /// The filler is notified at every claim, though it has work only once
+    /// per chunk. Waking it only when a chunk behind was measured here
+    /// (kernel 6.18, 2 vCPUs) at 0.89-0.91x for LPUSH from 50 clients
+    /// without pipeline, with -P 16 unchanged: without these wake-ups the
+    /// log thread reached its next append later (submit to log p90 ~500 µs
+    /// against 35-120 µs), waiting for a core. Measure before changing it.
     pub fn claim(&self, end: u64) {
         let mut state = self.shared.lock();
         state.claimed = state.claimed.max(end);
