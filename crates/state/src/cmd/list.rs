@@ -101,9 +101,9 @@ pub fn rpushx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 fn pop_many(db: &mut Db, key: &[u8], now: u64, end: End, count: usize) -> Result<Vec<Bytes>, Frame> {
     let Some(list) = write(db, key, now)? else { return Ok(Vec::new()) };
     let take = count.min(list.len());
-    let popped = (0..take).filter_map(|_| pop_end(list, end)).map(|e| e.to_bytes()).collect();
+    let popped: Vec<Elem> = (0..take).filter_map(|_| pop_end(list, end)).collect();
     db.drop_if_empty(key);
-    Ok(popped)
+    Ok(Elem::copy_all(popped.iter()))
 }
 
 fn pop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], end: End) -> Result<Frame, Frame> {
@@ -163,7 +163,7 @@ pub fn lrange(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         let (start, stop) = (int_arg(&args[2])?, int_arg(&args[3])?);
         let Some(list) = read(db, &args[1], ctx.now_ms)? else { return Ok(Frame::Array(Vec::new())) };
         let Some((from, to)) = clamp_range(start, stop, list.len()) else { return Ok(Frame::Array(Vec::new())) };
-        Ok(Frame::Array(list.range(from..=to).map(|e| Frame::Bulk(e.to_bytes())).collect()))
+        Ok(Frame::Array(Elem::copy_all(list.range(from..=to)).into_iter().map(Frame::Bulk).collect()))
     })())
 }
 
