@@ -2,6 +2,7 @@
 //! maps flatten to arrays, sets and pushes become arrays, doubles become
 //! bulk strings, booleans become integers, nulls become `$-1` / `*-1`.
 
+use crate::double::double_text;
 use crate::frame::{Frame, Version};
 use bytes::{BufMut, BytesMut};
 
@@ -29,8 +30,8 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
         Frame::Keyed(pairs) => pair_arrays(out, pairs, version),
         Frame::Pairs(pairs) if resp3 => pair_arrays(out, pairs, version),
         Frame::Pairs(pairs) => map(out, pairs, version),
-        Frame::Double(d) if resp3 => line(out, b',', format_double(*d).as_bytes()),
-        Frame::Double(d) => bulk(out, format_double(*d).as_bytes()),
+        Frame::Double(d) if resp3 => line(out, b',', double_text(*d).as_bytes()),
+        Frame::Double(d) => bulk(out, double_text(*d).as_bytes()),
         Frame::Boolean(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
         Frame::Boolean(b) => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
         Frame::Verbatim(text) if resp3 => {
@@ -135,29 +136,6 @@ fn put_int(out: &mut impl BufMut, n: i64) {
     out.put_slice(&buf[at..]);
 }
 
-/// A double as Redis 7 prints it in replies: the shortest text that reads
-/// back to the same value, in `%.17g` style (exponent form below 1e-4 and
-/// from 1e17), and `inf`, `-inf`, `nan`.
-pub fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        return "nan".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let scientific = format!("{d:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if !(-4..17).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    format!("{d}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,17 +167,5 @@ mod tests {
         assert_eq!(enc(&Frame::Verbatim(Bytes::from_static(b"hi")), Version::Resp3), "=6\r\ntxt:hi\r\n");
         assert_eq!(enc(&Frame::Integer(i64::MIN), Version::Resp2), ":-9223372036854775808\r\n");
         assert_eq!(enc(&Frame::error("ERR a\r\nb"), Version::Resp2), "-ERR a  b\r\n");
-    }
-
-    #[test]
-    fn doubles_print_like_redis() {
-        assert_eq!(format_double(3.0), "3");
-        assert_eq!(format_double(1.5), "1.5");
-        assert_eq!(format_double(-0.25), "-0.25");
-        assert_eq!(format_double(1e20), "1e+20");
-        assert_eq!(format_double(1.5e-5), "1.5e-05");
-        assert_eq!(format_double(0.0001), "0.0001");
-        assert_eq!(format_double(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(format_double(f64::INFINITY), "inf");
     }
 }

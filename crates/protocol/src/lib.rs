@@ -5,10 +5,12 @@
 //! - [`limits`]: the named limits that bound what a client can make the
 //!   server hold.
 //! - [`encode`]: replies, downgraded for RESP2 clients.
+//! - [`double`]: doubles printed as Redis prints them.
 //! - [`inline`]: Redis's inline-command argument splitting.
 //! - [`int`]: integers exactly as Redis reads them.
 
 pub mod decode;
+pub mod double;
 pub mod encode;
 pub mod frame;
 pub mod inline;
@@ -16,7 +18,8 @@ pub mod int;
 pub mod limits;
 
 pub use decode::{ProtocolError, RequestDecoder};
-pub use encode::{encode, encode_request, format_double};
+pub use double::{double_text, format_double};
+pub use encode::{encode, encode_request};
 pub use frame::{Frame, Version};
 pub use int::parse_int;
 pub use limits::Limits;
