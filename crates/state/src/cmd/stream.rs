@@ -3,10 +3,10 @@
 
 use super::{is, reply, syntax, wrong_arity, wrongtype};
 use crate::db::{Db, ExecCtx};
-use crate::stream::id::Parsed;
+use crate::stream::id::{Parsed, MAX_ID_TEXT};
 use crate::stream::{Entry, Stream, StreamId, Trim, DEFAULT_TRIM_LIMIT};
 use crate::value::Value;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use weir_protocol::Frame;
 
 pub(super) fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a Stream>, Frame> {
@@ -27,10 +27,36 @@ pub(super) fn write_existing<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result
 
 /// An entry as Redis replies it: `[id, [field, value, ...]]`.
 pub fn entry_frame(id: StreamId, entry: &Entry) -> Frame {
-    Frame::Array(vec![
-        Frame::Bulk(id.to_bytes()),
-        Frame::Array(entry.fields.iter().cloned().map(Frame::Bulk).collect()),
-    ])
+    entry_with_id(id.to_bytes(), entry)
+}
+
+fn entry_with_id(id: Bytes, entry: &Entry) -> Frame {
+    Frame::Array(vec![Frame::Bulk(id), Frame::Array(entry.fields.iter().cloned().map(Frame::Bulk).collect())])
+}
+
+/// Entries as Redis replies them, their IDs formatted into one shared
+/// allocation (XRANGE, XREAD with a COUNT): one allocation for all the
+/// IDs, not one each.
+pub fn entry_frames(entries: &[(StreamId, &Entry)]) -> Vec<Frame> {
+    let mut ids = BytesMut::with_capacity(entries.len() * MAX_ID_TEXT);
+    let ends: Vec<usize> = entries
+        .iter()
+        .map(|(id, _)| {
+            id.write_text(&mut ids);
+            ids.len()
+        })
+        .collect();
+    let ids = ids.freeze();
+    let mut start = 0;
+    entries
+        .iter()
+        .zip(ends)
+        .map(|((_, entry), end)| {
+            let id = ids.slice(start..end);
+            start = end;
+            entry_with_id(id, entry)
+        })
+        .collect()
 }
 
 /// The trimming options shared by XADD and XTRIM.
@@ -205,7 +231,7 @@ fn range(db: &Db, ctx: &ExecCtx, args: &[Bytes], rev: bool) -> Result<Frame, Fra
         return Ok(Frame::NullArray);
     }
     let entries = stream.range(start, end, rev, count.unwrap_or(0) as usize);
-    Ok(Frame::Array(entries.into_iter().map(|(id, e)| entry_frame(id, e)).collect()))
+    Ok(Frame::Array(entry_frames(&entries)))
 }
 
 pub fn xdel(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {

@@ -1,7 +1,7 @@
 //! Stream reads and consumer groups: XREAD, XREADGROUP, XGROUP, XACK,
 //! XPENDING. Replies and error texts follow Redis 7.0.
 
-use super::stream::{entry_frame, read as stream_ref, write_existing as stream_mut};
+use super::stream::{entry_frame, entry_frames, read as stream_ref, write_existing as stream_mut};
 use super::{int_arg, is, reply, syntax};
 use crate::db::{Db, ExecCtx};
 use crate::stream::group::MAX_PENDING_PER_GROUP;
@@ -178,7 +178,7 @@ fn after_entries(stream: &Stream, after: StreamId, count: usize) -> Option<Vec<F
         return None;
     }
     let start = after.next()?;
-    Some(stream.range(start, StreamId::MAX, false, count).into_iter().map(|(id, e)| entry_frame(id, e)).collect())
+    Some(entry_frames(&stream.range(start, StreamId::MAX, false, count)))
 }
 
 /// XREADGROUP on one stream: new entries (delivered and made pending) or

@@ -2,7 +2,7 @@
 //! 7.0 answers them. `radix-tree-keys` and `radix-tree-nodes` describe
 //! Redis's internal layout; weir reports its node count for both.
 
-use super::stream::{entry_frame, read as stream_ref};
+use super::stream::{entry_frame, entry_frames, read as stream_ref};
 use super::stream_admin::{check_subcommand, help, subcommand_error};
 use super::stream_group::name;
 use super::{int_arg, is, reply};
@@ -125,7 +125,7 @@ fn stream_info(stream: &Stream, args: &[Bytes]) -> Result<Frame, Frame> {
         return Ok(Frame::Map(out));
     };
     let entries = stream.range(StreamId::MIN, StreamId::MAX, false, count);
-    out.push(field("entries", Frame::Array(entries.into_iter().map(|(i, e)| entry_frame(i, e)).collect())));
+    out.push(field("entries", Frame::Array(entry_frames(&entries))));
     let limit = if count == 0 { usize::MAX } else { count };
     let groups = stream.groups.iter().map(|(name, g)| {
         let pending = g.pel.iter().take(limit).map(|(i, p)| {

@@ -1,6 +1,6 @@
 //! Stream IDs (`ms-seq`) and Redis's rules for parsing them.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use weir_protocol::Frame;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,6 +21,8 @@ pub enum Parsed {
 
 /// Digits of `u64::MAX`.
 const MAX_U64_DIGITS: usize = 20;
+/// The longest `ms-seq`.
+pub const MAX_ID_TEXT: usize = 2 * MAX_U64_DIGITS + 1;
 
 /// Writes `n` in decimal at `out[at..]`; returns the end.
 fn write_u64(out: &mut [u8], at: usize, mut n: u64) -> usize {
@@ -63,11 +65,18 @@ impl StreamId {
     /// `ms-seq` as bytes, formatted without `fmt` (XADD's reply: on the
     /// hot path, where `to_string` cost a growing allocation per entry).
     pub fn to_bytes(self) -> Bytes {
-        let mut out = [0u8; 2 * MAX_U64_DIGITS + 1];
-        let mut end = write_u64(&mut out, 0, self.ms);
-        out[end] = b'-';
-        end = write_u64(&mut out, end + 1, self.seq);
-        Bytes::copy_from_slice(&out[..end])
+        let mut out = BytesMut::with_capacity(MAX_ID_TEXT);
+        self.write_text(&mut out);
+        out.freeze()
+    }
+
+    /// Appends `ms-seq` to `out`.
+    pub fn write_text(self, out: &mut BytesMut) {
+        let mut text = [0u8; MAX_ID_TEXT];
+        let mut end = write_u64(&mut text, 0, self.ms);
+        text[end] = b'-';
+        end = write_u64(&mut text, end + 1, self.seq);
+        out.extend_from_slice(&text[..end]);
     }
 
     /// `ms` or `ms-seq` (a missing sequence is `missing_seq`); with
