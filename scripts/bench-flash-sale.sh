@@ -34,8 +34,6 @@ run() {
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; assert r["invariant_ok"], r["invariant"]; print(r["throughput"], r["latency"]["p99_ms"])' "$WORK/report.json"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 printf '%-8s %3s %10s %13s %15s %10s %12s %9s %9s %9s\n' sale P weir redis-always redis-everysec "vs always" "vs everysec" \
   "p99 weir" "always" "everysec"
 for sale in buying sellout; do

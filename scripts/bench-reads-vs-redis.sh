@@ -62,8 +62,6 @@ rps() {
     tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 populate "$weir_port"
 populate "$redis_port"
 printf '%-40s %10s %15s %12s\n' load weir redis-everysec "weir/redis"

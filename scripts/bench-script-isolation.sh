@@ -55,7 +55,6 @@ run() {
 print(r["throughput"], l["p50_ms"], l["p99_ms"], sum(r["errors"].values()))' "$WORK/report.json"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 col() { awk -v c="$1" '{print $c}' | median; }
 
 for mode in closed open; do

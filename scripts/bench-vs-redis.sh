@@ -42,8 +42,6 @@ rps() {
     tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 # fill_list PORT: enough elements in "mylist" for every rpop run to pop.
 fill_list() {
   local need=$((ROUNDS * (REQUESTS + REQUESTS * 4)))

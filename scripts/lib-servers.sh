@@ -55,3 +55,6 @@ start_redis() {
   wait_ping "$port"
   echo "$port"
 }
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
