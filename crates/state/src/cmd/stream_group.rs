@@ -239,15 +239,14 @@ fn serve_group(
             }
             group.consumer(consumer, now);
             let start = group.last_delivered.next().expect("below the max live ID");
-            let mut out = Vec::new();
-            for (id, entry) in stream.range(start, StreamId::MAX, false, parsed.count) {
+            let entries = stream.range(start, StreamId::MAX, false, parsed.count);
+            for &(id, _) in &entries {
                 group.advance(stream, id);
                 if !parsed.noack {
                     group.deliver(id, consumer, now);
                 }
-                out.push(entry_frame(id, entry));
             }
-            Ok(Some(out))
+            Ok(Some(entry_frames(&entries)))
         }
     }
 }
