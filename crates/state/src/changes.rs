@@ -101,7 +101,8 @@ pub fn track(db: &mut Db, _: &mut ExecCtx, args: &[Bytes]) -> Frame {
     if db.feeds.len() >= MAX_TRACKED_PATTERNS {
         return Frame::error(format!("ERR at most {MAX_TRACKED_PATTERNS} tracked patterns"));
     }
-    db.feeds.push(Feed::new(args[1].clone()));
+    // Copied: the argument is a slice of its whole Raft batch.
+    db.feeds.push(Feed::new(Bytes::copy_from_slice(&args[1])));
     Frame::Integer(1)
 }
 

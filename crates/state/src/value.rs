@@ -130,29 +130,14 @@ impl Elem {
         Bytes::copy_from_slice(self.as_bytes())
     }
 
-    /// Copies elements out as `Bytes` that share one allocation: a long
-    /// reply (LRANGE, a counted pop) costs one allocation and one copy, not
-    /// an allocation per element (which was most of LRANGE 600's time).
-    /// The slices live as long as the reply, so sharing retains nothing.
+    /// Copies elements out for a reply (LRANGE, a counted pop): one
+    /// allocation and one copy, not an allocation per element (which was
+    /// most of LRANGE 600's time).
     pub fn copy_all<'a, I>(elems: I) -> Vec<Bytes>
     where
         I: Iterator<Item = &'a Elem> + Clone,
     {
-        let total: usize = elems.clone().map(|e| e.as_bytes().len()).sum();
-        let mut buf = BytesMut::with_capacity(total);
-        for elem in elems.clone() {
-            buf.extend_from_slice(elem.as_bytes());
-        }
-        debug_assert_eq!(buf.len(), total);
-        let buf = buf.freeze();
-        let mut at = 0;
-        elems
-            .map(|elem| {
-                let len = elem.as_bytes().len();
-                at += len;
-                buf.slice(at - len..at)
-            })
-            .collect()
+        copy_shared(elems.map(Elem::as_bytes))
     }
 
     /// Heap bytes beyond the element itself.
@@ -162,6 +147,31 @@ impl Elem {
             Elem::Heap(b) => b.len(),
         }
     }
+}
+
+/// Copies byte strings into one allocation and returns a `Bytes` slice of
+/// it for each. The slices live and die together (one reply, one stream
+/// entry), so sharing retains nothing; and nothing refers to the buffer
+/// the originals came from (a command's arguments are slices of its whole
+/// Raft batch, which a stored slice would keep alive).
+pub fn copy_shared<'a, I>(items: I) -> Vec<Bytes>
+where
+    I: Iterator<Item = &'a [u8]> + Clone,
+{
+    let total: usize = items.clone().map(<[u8]>::len).sum();
+    let mut buf = BytesMut::with_capacity(total);
+    for item in items.clone() {
+        buf.extend_from_slice(item);
+    }
+    debug_assert_eq!(buf.len(), total);
+    let buf = buf.freeze();
+    let mut at = 0;
+    items
+        .map(|item| {
+            at += item.len();
+            buf.slice(at - item.len()..at)
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for Elem {

@@ -5,7 +5,7 @@ use super::{is, reply, syntax, wrong_arity, wrongtype};
 use crate::db::{Db, ExecCtx};
 use crate::stream::id::{Parsed, MAX_ID_TEXT};
 use crate::stream::{Entry, Stream, StreamId, Trim, DEFAULT_TRIM_LIMIT};
-use crate::value::Value;
+use crate::value::{copy_shared, Value};
 use bytes::{Bytes, BytesMut};
 use weir_protocol::Frame;
 
@@ -186,7 +186,8 @@ fn xadd_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, F
     }
     let stream = write_existing(db, &args[1], now)?.expect("created above");
     let id = next_id(&args[id_at], stream.last_id, now)?;
-    stream.push(id, fields.to_vec().into_boxed_slice());
+    // Copied: the arguments are slices of the whole Raft batch.
+    stream.push(id, copy_shared(fields.iter().map(|f| &f[..])).into_boxed_slice());
     if let Some(trim) = opts.trim {
         stream.trim(trim, opts.approx, opts.limit);
     }

@@ -159,6 +159,7 @@ fn create(
     if stream.groups.contains_key(group) {
         return Err(Frame::error("BUSYGROUP Consumer Group name already exists"));
     }
-    stream.groups.insert(group.clone(), Group::new(id, entries_read));
+    // Copied: the argument is a slice of its whole Raft batch.
+    stream.groups.insert(Bytes::copy_from_slice(group), Group::new(id, entries_read));
     Ok(Frame::ok())
 }

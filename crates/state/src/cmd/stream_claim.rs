@@ -30,15 +30,16 @@ fn number(arg: &[u8], error: &str) -> Result<i64, Frame> {
 /// stream's entries stay readable beside it).
 fn with_group<R>(db: &mut Db, args: &[Bytes], now: u64, f: impl FnOnce(&Stream, &mut Group) -> R) -> Result<R, Frame> {
     let stream = stream_mut(db, &args[1], now)?.ok_or_else(|| nogroup(args))?;
-    let mut group = stream.groups.remove(&args[2]).ok_or_else(|| nogroup(args))?;
+    let (name, mut group) = stream.groups.remove_entry(&args[2][..]).ok_or_else(|| nogroup(args))?;
     let out = f(stream, &mut group);
-    stream.groups.insert(args[2].clone(), group);
+    stream.groups.insert(name, group);
     Ok(out)
 }
 
 /// Gives `id` to `consumer` (created on first use), as both commands do.
 fn take_over(group: &mut Group, id: StreamId, consumer: &Bytes, delivered_ms: u64, now: u64) {
     group.consumer(consumer, now);
+    let consumer = &group.consumer_name(consumer);
     let previous = group.pel.get(&id).map(|p| p.consumer.clone());
     if let Some(previous) = previous.filter(|p| p != consumer) {
         if let Some(old) = group.consumers.get_mut(&previous) {

@@ -191,9 +191,9 @@ fn group_entries(
     parsed: &ReadArgs,
     now: u64,
 ) -> Result<Option<Vec<Frame>>, Frame> {
-    let mut group = stream.groups.remove(group_name).expect("checked by the caller");
+    let (name, mut group) = stream.groups.remove_entry(&group_name[..]).expect("checked by the caller");
     let served = serve_group(stream, &mut group, consumer, from, parsed, now);
-    stream.groups.insert(group_name.clone(), group);
+    stream.groups.insert(name, group);
     served
 }
 

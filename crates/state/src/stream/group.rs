@@ -41,25 +41,36 @@ impl Group {
         Group { last_delivered, entries_read, ..Group::default() }
     }
 
-    /// The consumer, created (seen now) if absent; true if created.
-    pub fn consumer(&mut self, name: &Bytes, now_ms: u64) -> (&mut Consumer, bool) {
+    /// The consumer, created (seen now) if absent; true if created. The
+    /// name is copied: an argument is a slice of its whole Raft batch.
+    pub fn consumer(&mut self, name: &[u8], now_ms: u64) -> (&mut Consumer, bool) {
         let created = !self.consumers.contains_key(name);
-        let consumer =
-            self.consumers.entry(name.clone()).or_insert_with(|| Consumer { seen_ms: now_ms, ..Consumer::default() });
+        if created {
+            self.consumers.insert(Bytes::copy_from_slice(name), Consumer { seen_ms: now_ms, ..Consumer::default() });
+        }
+        let consumer = self.consumers.get_mut(name).expect("inserted above");
         consumer.seen_ms = now_ms;
         (consumer, created)
     }
 
+    /// An existing consumer's own copy of its name (what its pending
+    /// entries share).
+    pub fn consumer_name(&self, name: &[u8]) -> Bytes {
+        let (stored, _) = self.consumers.get_key_value(name).expect("the consumer exists");
+        stored.clone()
+    }
+
     /// Records a delivery of `id` to `consumer`: a new pending entry, or an
     /// existing one moved to this consumer with its count reset to 1.
-    pub fn deliver(&mut self, id: StreamId, consumer: &Bytes, now_ms: u64) {
+    pub fn deliver(&mut self, id: StreamId, consumer: &[u8], now_ms: u64) {
         if let Some(previous) = self.pel.get(&id).map(|p| p.consumer.clone()) {
             if let Some(old) = self.consumers.get_mut(&previous) {
                 old.pending.remove(&id);
             }
         }
-        self.pel.insert(id, Pending { consumer: consumer.clone(), delivered_ms: now_ms, deliveries: 1 });
-        self.consumers.get_mut(consumer).expect("the consumer exists").pending.insert(id);
+        let consumer = self.consumer_name(consumer);
+        self.consumers.get_mut(&consumer).expect("the consumer exists").pending.insert(id);
+        self.pel.insert(id, Pending { consumer, delivered_ms: now_ms, deliveries: 1 });
     }
 
     /// Acknowledges `id`; true if it was pending.
