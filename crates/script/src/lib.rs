@@ -232,7 +232,8 @@ impl Engine {
             Some((last, sha)) if last == body => sha.clone(),
             _ => {
                 let sha = sha1_hex(body);
-                self.last_sha = Some((body.clone(), sha.clone()));
+                // A copy: the body is a slice of its whole Raft batch.
+                self.last_sha = Some((Bytes::copy_from_slice(body), sha.clone()));
                 sha
             }
         }
