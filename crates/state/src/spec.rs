@@ -2,7 +2,9 @@
 //! place for routing (CROSSSLOT), COMMAND, and execution.
 
 use crate::changes;
-use crate::cmd::{hash, keys, list, set, stream, stream_admin, stream_claim, stream_group, stream_info, string, zset};
+use crate::cmd::{
+    hash, keys, list, set, stream, stream_admin, stream_claim, stream_group, stream_info, string, zset, zset_algebra,
+};
 use crate::db::{Db, ExecCtx};
 use bytes::Bytes;
 use std::ops::Range;
@@ -51,24 +53,18 @@ impl CommandSpec {
         }
     }
 
-    /// Positions of the key arguments in `args`.
+    /// Positions of the key arguments in `args`: the fixed ones
+    /// (first/last/step), then those a `movable` finder reports (ZUNIONSTORE
+    /// has both: its destination, then `numkeys` sources).
     pub fn key_indexes(&self, args: &[Bytes]) -> impl Iterator<Item = usize> {
         let argc = args.len();
-        let (first, count, step) = match self.movable {
-            Some(find) => {
-                let keys = find(args);
-                (keys.start, keys.len(), 1)
-            }
-            None => {
-                let first = self.first_key.max(0) as usize;
-                let last =
-                    if self.last_key < 0 { argc as i64 + i64::from(self.last_key) } else { i64::from(self.last_key) };
-                let last = last.max(0) as usize;
-                let step = self.step.max(1) as usize;
-                (first, if first == 0 || last < first { 0 } else { (last - first) / step + 1 }, step)
-            }
-        };
-        (0..count).map(move |i| first + i * step).filter(move |&i| i < argc)
+        let first = self.first_key.max(0) as usize;
+        let last = if self.last_key < 0 { argc as i64 + i64::from(self.last_key) } else { i64::from(self.last_key) };
+        let last = last.max(0) as usize;
+        let step = self.step.max(1) as usize;
+        let count = if first == 0 || last < first { 0 } else { (last - first) / step + 1 };
+        let moved = self.movable.map_or(0..0, |find| find(args));
+        (0..count).map(move |i| first + i * step).chain(moved).filter(move |&i| i < argc)
     }
 
     /// Container commands: a subcommand comes before the key, and the
@@ -129,6 +125,9 @@ const WR: &[&str] = &["write", "fast"];
 const BLOCKING: &[&str] = &["write", "blocking"];
 const MOVABLE: &[&str] = &["write", "movablekeys"];
 const BLOCKING_MOVABLE: &[&str] = &["write", "blocking", "movablekeys"];
+const RO_MOVABLE: &[&str] = &["readonly", "movablekeys"];
+/// Commands that store a result at a fixed first key, read from movable keys.
+const STORE_MOVABLE: &[&str] = &["write", "denyoom", "movablekeys"];
 
 macro_rules! commands {
     (@finder) => { None };
@@ -252,6 +251,14 @@ static COMMANDS: &[CommandSpec] = commands! {
     "bzmpop", -5, BLOCKING_MOVABLE, (0, 0, 0) => numkeys_keys::<2, 1>, W, "sorted_set", zset::bzmpop, "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.";
     "zrandmember", -2, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zrandmember, "Returns one or more random members from a sorted set.";
     "zscan", -3, &["readonly"], (1, 1, 1), R, "sorted_set", zset::zscan, "Iterates over members and scores of a sorted set.";
+    "zunion", -3, RO_MOVABLE, (0, 0, 0) => numkeys_keys::<1, 0>, R, "sorted_set", zset_algebra::zunion, "Returns the union of multiple sorted sets.";
+    "zinter", -3, RO_MOVABLE, (0, 0, 0) => numkeys_keys::<1, 0>, R, "sorted_set", zset_algebra::zinter, "Returns the intersect of multiple sorted sets.";
+    "zdiff", -3, RO_MOVABLE, (0, 0, 0) => numkeys_keys::<1, 0>, R, "sorted_set", zset_algebra::zdiff, "Returns the difference between multiple sorted sets.";
+    "zintercard", -3, RO_MOVABLE, (0, 0, 0) => numkeys_keys::<1, 0>, R, "sorted_set", zset_algebra::zintercard, "Returns the number of members of the intersect of multiple sorted sets.";
+    "zunionstore", -4, STORE_MOVABLE, (1, 1, 1) => numkeys_keys::<2, 0>, W, "sorted_set", zset_algebra::zunionstore, "Stores the union of multiple sorted sets in a key.";
+    "zinterstore", -4, STORE_MOVABLE, (1, 1, 1) => numkeys_keys::<2, 0>, W, "sorted_set", zset_algebra::zinterstore, "Stores the intersect of multiple sorted sets in a key.";
+    "zdiffstore", -4, STORE_MOVABLE, (1, 1, 1) => numkeys_keys::<2, 0>, W, "sorted_set", zset_algebra::zdiffstore, "Stores the difference of multiple sorted sets in a key.";
+    "zrangestore", -5, &["write", "denyoom"], (1, 2, 1), W, "sorted_set", zset_algebra::zrangestore, "Stores a range of members from sorted set in a key.";
     "xadd", -5, &["write", "denyoom", "fast"], (1, 1, 1), W, "stream", stream::xadd, "Appends a new message to a stream. Creates the key if it doesn't exist.";
     "xlen", 2, RO, (1, 1, 1), R, "stream", stream::xlen, "Return the number of messages in a stream.";
     "xrange", -4, &["readonly"], (1, 1, 1), R, "stream", stream::xrange, "Returns the messages from a stream within a range of IDs.";

@@ -38,6 +38,35 @@ enum Op {
     ZPopMin(u8, usize),
     ZRemByScore(u8, f64, f64),
     ZScore(u8, u8),
+    /// ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE dst 2 a b WEIGHTS 1 w AGGREGATE agg.
+    ZStore(Algebra, u8, u8, u8, f64, Agg),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Algebra {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Agg {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Agg {
+    /// As Redis folds: ties (signed zeros) keep the running value.
+    fn fold(self, a: f64, b: f64) -> f64 {
+        match self {
+            Agg::Sum if (a + b).is_nan() => 0.0,
+            Agg::Sum => a + b,
+            Agg::Min if b < a => b,
+            Agg::Max if b > a => b,
+            Agg::Min | Agg::Max => a,
+        }
+    }
 }
 
 fn key(k: u8) -> Vec<u8> {
@@ -84,6 +113,18 @@ impl Op {
             Op::ZPopMin(k, n) => vec!["ZPOPMIN".into(), key(k), text(n)],
             Op::ZRemByScore(k, lo, hi) => vec!["ZREMRANGEBYSCORE".into(), key(k), text(lo), text(hi)],
             Op::ZScore(k, m) => vec!["ZSCORE".into(), key(k), elem(m)],
+            Op::ZStore(op, d, a, b, w, agg) => {
+                let name = match op {
+                    Algebra::Union => "ZUNIONSTORE",
+                    Algebra::Inter => "ZINTERSTORE",
+                    Algebra::Diff => "ZDIFFSTORE",
+                };
+                let mut words = vec![name.into(), key(d), text(2), key(a), key(b)];
+                if !matches!(op, Algebra::Diff) {
+                    words.extend([text("WEIGHTS"), text(1), text(w), text("AGGREGATE"), text(format!("{agg:?}"))]);
+                }
+                words
+            }
         };
         words.into_iter().map(Bytes::from).collect()
     }
@@ -273,6 +314,46 @@ impl Model {
                 let Some(z) = self.zset(k)? else { return Ok(Frame::Null) };
                 Ok(z.get(&elem(m)).map_or(Frame::Null, |s| Frame::Double(*s)))
             }
+            Op::ZStore(op, d, a, b, w, agg) => {
+                let first = self.zset(a)?.cloned().unwrap_or_default();
+                let second = self.zset(b)?.cloned().unwrap_or_default();
+                let weighted = |s: f64, w: f64| if (s * w).is_nan() { 0.0 } else { s * w };
+                // Union and intersection visit the smaller input first, as Redis does.
+                let mut inputs = [(first.clone(), 1.0), (second.clone(), w)];
+                if inputs[1].0.len() < inputs[0].0.len() {
+                    inputs.swap(0, 1);
+                }
+                let mut out = BTreeMap::new();
+                match op {
+                    Algebra::Union => {
+                        for (z, w) in &inputs {
+                            for (m, s) in z {
+                                let v = weighted(*s, *w);
+                                let folded = out.get(m).map_or(v, |old| agg.fold(*old, v));
+                                out.insert(m.clone(), folded);
+                            }
+                        }
+                    }
+                    Algebra::Inter => {
+                        let [(small, w0), (large, w1)] = &inputs;
+                        for (m, s) in small {
+                            if let Some(t) = large.get(m) {
+                                out.insert(m.clone(), agg.fold(weighted(*s, *w0), *t * w1));
+                            }
+                        }
+                    }
+                    Algebra::Diff => {
+                        out.extend(first.into_iter().filter(|(m, _)| !second.contains_key(m)));
+                    }
+                }
+                let len = out.len() as i64;
+                if out.is_empty() {
+                    self.keys.remove(&key(d));
+                } else {
+                    self.keys.insert(key(d), M::Z(out));
+                }
+                Ok(Frame::Integer(len))
+            }
         }
     }
 
@@ -307,7 +388,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (k(), 0usize..3).prop_map(|(k, n)| Op::ZPopMin(k, n)),
         1 => (k(), score(), score()).prop_map(|(k, a, b)| Op::ZRemByScore(k, a, b)),
         1 => (k(), e()).prop_map(|(k, m)| Op::ZScore(k, m)),
+        2 => (algebra(), k(), k(), k(), score(), agg()).prop_map(|(o, d, a, b, w, g)| Op::ZStore(o, d, a, b, w, g)),
     ]
+}
+
+fn algebra() -> impl Strategy<Value = Algebra> {
+    prop::sample::select(vec![Algebra::Union, Algebra::Inter, Algebra::Diff])
+}
+
+fn agg() -> impl Strategy<Value = Agg> {
+    prop::sample::select(vec![Agg::Sum, Agg::Min, Agg::Max])
 }
 
 proptest! {

@@ -142,7 +142,7 @@ fn zset_command(rng: &mut StdRng) -> Vec<String> {
     let i = pick(rng, &["0", "1", "-1", "-2", "3", "x"]);
     let j = pick(rng, &["-1", "0", "2", "10", "-3"]);
     let limit = pick(rng, &["", "LIMIT 0 2", "LIMIT 1 -1", "LIMIT -1 2", "LIMIT 1"]);
-    let line = match rng.gen_range(0..28) {
+    let line = match rng.gen_range(0..33) {
         0..=2 => format!("ZADD {k} {s} {m} {} {}", pick(rng, &["1", "5", "2.5"]), pick(rng, &["a", "e"])),
         3 => {
             let flags =
@@ -177,9 +177,45 @@ fn zset_command(rng: &mut StdRng) -> Vec<String> {
         ),
         25 => format!("{} {k} {{t}}z2 0.01", pick(rng, &["BZPOPMIN", "BZPOPMAX"])),
         26 => format!("ZRANDMEMBER {k} 100 {}", pick(rng, &["", "WITHSCORES", "BAD"])),
+        27 => format!("SADD {{t}}s1 {m}"),
+        28..=31 => algebra_command(rng),
         _ => format!("ZADD {k} INCR 1 a 2 b"),
     };
     line.split_whitespace().map(String::from).collect()
+}
+
+/// ZUNION, ZINTER, ZDIFF (and their STORE forms), ZINTERCARD and
+/// ZRANGESTORE over sorted sets, a plain set, missing and wrong-type keys.
+fn algebra_command(rng: &mut StdRng) -> String {
+    let inputs = ["{t}z1", "{t}z2", "{t}s1", "{t}l1", "{t}none", "{t}z1"];
+    let n: usize = rng.gen_range(1..4);
+    let keys: Vec<&str> = (0..n).map(|_| pick(rng, &inputs)).collect();
+    let numkeys = pick(rng, &[&n.to_string(), &n.to_string(), &n.to_string(), "0", "-1", "x", "9"]).to_string();
+    let weights: Vec<&str> = (0..n).map(|_| pick(rng, &["1", "2", "-1", "0", "0.5", "inf", "abc"])).collect();
+    let mut options = Vec::new();
+    if rng.gen_bool(0.4) {
+        options.push(format!("WEIGHTS {}", weights.join(" ")));
+    }
+    if rng.gen_bool(0.4) {
+        options.push(format!("AGGREGATE {}", pick(rng, &["SUM", "MIN", "MAX", "sum", "AVG"])));
+    }
+    let dst = pick(rng, &["{t}z1", "{t}z3", "{t}l1"]);
+    let (keys, options) = (keys.join(" "), options.join(" "));
+    match rng.gen_range(0..5) {
+        0 => format!("{} {dst} {numkeys} {keys} {options}", pick(rng, &["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"])),
+        1 | 2 => {
+            let withscores = pick(rng, &["", "WITHSCORES"]);
+            format!("{} {numkeys} {keys} {options} {withscores}", pick(rng, &["ZUNION", "ZINTER", "ZDIFF"]))
+        }
+        3 => format!("ZINTERCARD {numkeys} {keys} {}", pick(rng, &["", "LIMIT 1", "LIMIT 0", "LIMIT -1", "LIMIT x"])),
+        _ => format!(
+            "ZRANGESTORE {dst} {} {} {} {}",
+            pick(rng, &["{t}z1", "{t}z2", "{t}s1", "{t}none"]),
+            pick(rng, &["0", "-inf", "(1", "[a"]),
+            pick(rng, &["-1", "+inf", "2", "[c"]),
+            pick(rng, &["", "BYSCORE", "BYSCORE REV LIMIT 0 1", "BYLEX", "REV", "WITHSCORES", "BYSCORE LIMIT 1 -1"])
+        ),
+    }
 }
 
 /// Replies that list hash fields or set members are compared as multisets.

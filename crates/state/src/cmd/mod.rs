@@ -11,6 +11,7 @@ pub mod stream_group;
 pub mod stream_info;
 pub mod string;
 pub mod zset;
+pub mod zset_algebra;
 
 use bytes::Bytes;
 use weir_protocol::Frame;

@@ -233,7 +233,7 @@ enum By {
     Lex(LexBound, LexBound),
 }
 
-struct RangeQuery {
+pub(super) struct RangeQuery {
     by: By,
     rev: bool,
     limit: Option<(i64, i64)>,
@@ -252,13 +252,20 @@ impl RangeQuery {
     }
 }
 
-/// Parses ZRANGE's options (and the fixed forms, via `kind` and `rev`).
-fn range_query(args: &[Bytes], mut kind: u8, mut rev: bool, zrange: bool) -> Result<RangeQuery, Frame> {
+/// Parses ZRANGE's options (and the fixed forms, via `kind` and `rev`;
+/// `store` for ZRANGESTORE, which has no WITHSCORES).
+pub(super) fn range_query(
+    args: &[Bytes],
+    mut kind: u8,
+    mut rev: bool,
+    zrange: bool,
+    store: bool,
+) -> Result<RangeQuery, Frame> {
     let (mut limit, mut withscores) = (None, false);
     let mut i = 4;
     while i < args.len() {
         let arg = &args[i];
-        if is(arg, "withscores") {
+        if !store && is(arg, "withscores") {
             withscores = true;
         } else if is(arg, "limit") && i + 2 < args.len() {
             limit = Some((int_arg(&args[i + 1])?, int_arg(&args[i + 2])?));
@@ -312,24 +319,32 @@ fn limited(n: usize, limit: Option<(i64, i64)>) -> (usize, usize) {
     }
 }
 
-fn run_range(z: Option<&ZSet>, q: &RangeQuery) -> Frame {
-    let Some(z) = z else { return Frame::Array(Vec::new()) };
+/// The members a range query selects, in reply order.
+pub(super) fn range_items<'a>(z: &'a ZSet, q: &RangeQuery) -> Vec<(&'a Bytes, f64)> {
     let (start, end) = covered(z, &q.by, q.rev);
     let n = end.saturating_sub(start);
     let (skip, take) = limited(n, q.limit);
-    let items: Vec<(&Bytes, f64)> = if q.rev {
+    if q.rev {
         z.range_by_rank(start, start + n).rev().skip(skip).take(take).collect()
     } else {
         z.range_by_rank(start, start + n).skip(skip).take(take).collect()
-    };
-    if q.withscores {
+    }
+}
+
+/// A reply listing members, in order, with their scores if asked.
+pub(super) fn run_range_items(items: Vec<(&Bytes, f64)>, withscores: bool) -> Frame {
+    if withscores {
         return Frame::Pairs(items.into_iter().map(|(m, s)| (Frame::Bulk(m.clone()), Frame::Double(s))).collect());
     }
     Frame::Array(items.into_iter().map(|(m, _)| Frame::Bulk(m.clone())).collect())
 }
 
 fn range(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], kind: u8, rev: bool, zrange: bool) -> Frame {
-    reply(range_query(args, kind, rev, zrange).and_then(|q| Ok(run_range(read(db, &args[1], ctx.now_ms)?, &q))))
+    let run = |q: RangeQuery| {
+        let z = read(db, &args[1], ctx.now_ms)?;
+        Ok(z.map_or(Frame::Array(Vec::new()), |z| run_range_items(range_items(z, &q), q.withscores)))
+    };
+    reply(range_query(args, kind, rev, zrange, false).and_then(run))
 }
 
 pub fn zrange(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
