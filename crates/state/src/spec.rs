@@ -3,7 +3,8 @@
 
 use crate::changes;
 use crate::cmd::{
-    hash, keys, list, set, stream, stream_admin, stream_claim, stream_group, stream_info, string, zset, zset_algebra,
+    hash, keys, list, set, set_algebra, stream, stream_admin, stream_claim, stream_group, stream_info, string, zset,
+    zset_algebra,
 };
 use crate::db::{Db, ExecCtx};
 use bytes::Bytes;
@@ -202,6 +203,14 @@ static COMMANDS: &[CommandSpec] = commands! {
     "spop", -2, WR, (1, 1, 1), W, "set", set::spop, "Returns one or more random members from a set after removing them.";
     "srandmember", -2, &["readonly"], (1, 1, 1), R, "set", set::srandmember, "Get one or multiple random members from a set.";
     "sscan", -3, &["readonly"], (1, 1, 1), R, "set", set::sscan, "Iterates over members of a set.";
+    "sinter", -2, &["readonly"], (1, -1, 1), R, "set", set_algebra::sinter, "Returns the intersect of multiple sets.";
+    "sunion", -2, &["readonly"], (1, -1, 1), R, "set", set_algebra::sunion, "Returns the union of multiple sets.";
+    "sdiff", -2, &["readonly"], (1, -1, 1), R, "set", set_algebra::sdiff, "Returns the difference of multiple sets.";
+    "sintercard", -3, RO_MOVABLE, (0, 0, 0) => numkeys_keys::<1, 0>, R, "set", set_algebra::sintercard, "Returns the number of members of the intersect of multiple sets.";
+    "sinterstore", -3, &["write", "denyoom"], (1, -1, 1), W, "set", set_algebra::sinterstore, "Stores the intersect of multiple sets in a key.";
+    "sunionstore", -3, &["write", "denyoom"], (1, -1, 1), W, "set", set_algebra::sunionstore, "Stores the union of multiple sets in a key.";
+    "sdiffstore", -3, &["write", "denyoom"], (1, -1, 1), W, "set", set_algebra::sdiffstore, "Stores the difference of multiple sets in a key.";
+    "smove", 4, WR, (1, 2, 1), W, "set", set_algebra::smove, "Moves a member from one set to another.";
     "lpush", -3, RW, (1, 1, 1), W, "list", list::lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist.";
     "rpush", -3, RW, (1, 1, 1), W, "list", list::rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist.";
     "lpushx", -3, RW, (1, 1, 1), W, "list", list::lpushx, "Prepends one or more elements to a list only when the list exists.";

@@ -4,6 +4,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod set;
+pub mod set_algebra;
 pub mod stream;
 pub mod stream_admin;
 pub mod stream_claim;
