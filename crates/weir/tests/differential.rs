@@ -91,6 +91,25 @@ fn command(rng: &mut StdRng) -> Vec<String> {
         }
         48 => vec!["SMOVE".into(), k, k2, pick(rng, &["m1", "m2", "abc"]).into()],
         49 => vec!["SMOVE".into(), "{t}s".into(), k, pick(rng, &["m1", "m2", "10"]).into()],
+        50 => {
+            let line = pick(
+                rng,
+                &[
+                    "MSET {t}a 1 {t}b 2",
+                    "ZUNIONSTORE {t}d 2 {t}a {t}b WEIGHTS 1 2",
+                    "GET",
+                    "GET {t}a {t}b",
+                    "PING x",
+                    "NOSUCH x",
+                    "LMPOP 0 {t}a LEFT",
+                    "EVAL x 0",
+                    "EVAL x 2 {t}a {t}b",
+                    "SINTERCARD 2 {t}a {t}b LIMIT 1",
+                    "BLMOVE {t}a {t}b LEFT RIGHT 0",
+                ],
+            );
+            format!("COMMAND GETKEYS {line}").split_whitespace().map(String::from).collect()
+        }
         _ => vec!["NOSUCHCOMMAND".into(), k],
     };
     words

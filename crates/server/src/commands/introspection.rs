@@ -36,6 +36,10 @@ fn command_command(args: &[Bytes]) -> Frame {
             return Frame::Array(all_specs().map(info_of).collect());
         }
         Frame::Array(args[1..].iter().map(|n| find(n).map(info_of).unwrap_or(Frame::NullArray)).collect())
+    } else if is(sub, "getkeys") && args.len() >= 3 {
+        getkeys(&args[1..])
+    } else if is(sub, "getkeys") {
+        Frame::error("ERR wrong number of arguments for 'command|getkeys' command")
     } else if is(sub, "docs") {
         let specs: Vec<&CommandSpec> =
             if args.len() == 1 { all_specs().collect() } else { args[1..].iter().filter_map(|n| find(n)).collect() };
@@ -47,6 +51,34 @@ fn command_command(args: &[Bytes]) -> Frame {
 
 fn status_set(items: impl Iterator<Item = String>) -> Frame {
     Frame::Set(items.map(|s| Frame::Simple(Bytes::from(s))).collect())
+}
+
+/// COMMAND GETKEYS: the keys a command names, as routing finds them (what
+/// cluster-aware tools ask before they pick a node). Checks in Redis's order.
+fn getkeys(command: &[Bytes]) -> Frame {
+    let Some(spec) = all_specs().find(|s| s.name.as_bytes().eq_ignore_ascii_case(&command[0])) else {
+        return Frame::error("ERR Invalid command specified");
+    };
+    if spec.first_key == 0 && spec.movable.is_none() {
+        return Frame::error("ERR The command has no key arguments");
+    }
+    if !spec.arity_ok(command.len()) {
+        return Frame::error("ERR Invalid number of arguments specified for command");
+    }
+    let keys: Vec<Frame> = spec.key_indexes(command).map(|i| Frame::Bulk(command[i].clone())).collect();
+    if keys.is_empty() && !spec.flags.contains(&"no-mandatory-keys") {
+        return Frame::error("ERR Invalid arguments specified for command");
+    }
+    Frame::Array(keys)
+}
+
+/// Redis's ACL category of a command group.
+fn acl_category(group: &str) -> &str {
+    match group {
+        "sorted_set" => "sortedset",
+        "generic" => "keyspace",
+        other => other,
+    }
 }
 
 /// COMMAND INFO's ten-element description.
@@ -62,7 +94,7 @@ fn info_of(spec: &CommandSpec) -> Frame {
         Frame::Integer(i64::from(spec.first_key)),
         Frame::Integer(i64::from(spec.last_key)),
         Frame::Integer(i64::from(spec.step)),
-        status_set([category.to_string(), format!("@{}", spec.group)].into_iter()),
+        status_set([category.to_string(), format!("@{}", acl_category(spec.group))].into_iter()),
         Frame::Set(Vec::new()),
         Frame::Array(Vec::new()),
         Frame::Array(Vec::new()),
