@@ -53,7 +53,11 @@ pub enum Proposal {
 }
 
 pub(crate) type Waiter = oneshot::Sender<Frame>;
-pub(crate) type Queue = mpsc::Receiver<(Proposal, Waiter)>;
+/// A queued proposal, its reply channel, and whether its connection came
+/// straight back after its previous reply (`crate::pipeline`): the writer
+/// expects such callers to propose again as soon as they are answered.
+pub(crate) type Queued = (Proposal, Waiter, bool);
+pub(crate) type Queue = mpsc::Receiver<Queued>;
 
 /// A handle to one partition: cheap to clone.
 #[derive(Clone)]
@@ -65,7 +69,7 @@ pub struct Partition {
     pub key_counts: Arc<KeyCounts>,
     /// Stream entries pending in consumer groups, as last counted.
     stream_pending: Arc<AtomicU64>,
-    queue: mpsc::Sender<(Proposal, Waiter)>,
+    queue: mpsc::Sender<Queued>,
     read_seed: Arc<AtomicU64>,
     stats: Arc<Stats>,
     /// The partition's running script (BUSY, SCRIPT KILL).
@@ -109,6 +113,8 @@ impl Partition {
             durability: partition.durability.clone(),
             rng: rand::rngs::SmallRng::from_entropy(),
             last_now: 0,
+            expected: 0,
+            gather_until: None,
         };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());
@@ -117,8 +123,14 @@ impl Partition {
 
     /// Queues a write; the receiver yields its reply once applied.
     pub async fn propose(&self, proposal: Proposal) -> oneshot::Receiver<Frame> {
+        self.propose_from(proposal, false).await
+    }
+
+    /// Queues a write from a connection that came straight back after its
+    /// previous reply (`returning`), or not.
+    pub async fn propose_from(&self, proposal: Proposal, returning: bool) -> oneshot::Receiver<Frame> {
         let (tx, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError((_, tx))) = self.queue.send((proposal, tx)).await {
+        if let Err(mpsc::error::SendError((_, tx, _))) = self.queue.send((proposal, tx, returning)).await {
             let _ = tx.send(Frame::error("ERR the partition is shutting down"));
         }
         rx

@@ -18,7 +18,7 @@
 //! them out.
 
 use crate::blocking::{self, Blocked, Registry};
-use crate::partition::{busy_past, now_ms, Proposal, Queue, Waiter, SCRIPT_POLL};
+use crate::partition::{busy_past, now_ms, Proposal, Queue, Queued, Waiter, SCRIPT_POLL};
 use crate::stats::Stats;
 use bytes::Bytes;
 use rand::Rng;
@@ -70,6 +70,10 @@ pub(crate) struct Writer {
     /// The last batch's clock: a batch's clock never goes backwards, so
     /// replayed expiry decisions are monotonic too.
     pub(crate) last_now: u64,
+    /// Returning callers answered since the last cut (gathering).
+    pub(crate) expected: usize,
+    /// Until when the next cut may wait for them.
+    pub(crate) gather_until: Option<Instant>,
 }
 
 /// Batches a partition keeps in Raft at once: one being applied and
@@ -98,19 +102,39 @@ struct InFlight {
     applied: Option<Result<Applied, Frame>>,
 }
 
+/// How long a cut may wait for returning callers (connections that
+/// propose again at once when answered, `crate::pipeline`). Without the
+/// wait, a closed-loop client answered when batch k is durable can only
+/// join the batch cut when k+1 is: one request per two fsync cycles.
+const GATHER_MAX: Duration = Duration::from_micros(200);
+
 /// A caller waiting on a batch item.
 enum Pending {
-    Reply(Waiter),
+    /// The flag: the caller is returning (`crate::pipeline`).
+    Reply(Waiter, bool),
     /// A connection's group of writes (`Proposal::Commands`): their replies,
     /// in order, as one array.
-    Group(Waiter, usize),
+    Group(Waiter, usize, bool),
     /// A blocking command: parked if it found nothing.
     Block(Blocked),
 }
 
+/// The gathering rule: cut once every expected caller is queued, or once
+/// the batch before is durable and waiting longer is not worth it
+/// (`stop`: the deadline passed, or woken blocked clients wait to run).
+fn gather_done(queued: usize, expected: usize, can_cut: bool, stop: bool) -> bool {
+    queued >= expected || (can_cut && stop)
+}
+
+impl Pending {
+    fn returning(&self) -> bool {
+        matches!(self, Pending::Reply(_, true) | Pending::Group(_, _, true))
+    }
+}
+
 /// Why the writer woke up.
 enum Wake {
-    Proposal((Proposal, Waiter)),
+    Proposal(Queued),
     /// The oldest in-flight batch not yet applied was applied (or failed).
     Applied(Result<Applied, Frame>),
     /// An append of this partition became durable.
@@ -119,6 +143,8 @@ enum Wake {
     ScriptPoll,
     /// A blocked client's deadline, or the periodic sweep of departed ones.
     Tick,
+    /// Waiting for returning callers: time to look at the queue again.
+    Gathering,
     Closed,
 }
 
@@ -128,9 +154,21 @@ impl Writer {
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         loop {
             let can_cut = self.can_cut(&in_flight);
-            let first = match can_cut && !retries.is_empty() {
+            let mut gathering = false;
+            if self.expected > 0 && (can_cut || self.has_room(&in_flight)) {
+                if self.gathered(rx.len(), can_cut, !retries.is_empty()) {
+                    self.expected = 0;
+                    if !(rx.is_empty() && retries.is_empty()) {
+                        self.cut(&mut rx, &mut retries, &mut in_flight, None).await;
+                    }
+                    continue;
+                }
+                gathering = true;
+            }
+            let first = match can_cut && !gathering && !retries.is_empty() {
                 true => None,
-                false => match self.next_wake(&mut rx, &mut in_flight, can_cut).await {
+                false => match self.next_wake(&mut rx, &mut in_flight, can_cut && !gathering, gathering).await {
+                    Wake::Gathering => continue,
                     Wake::Proposal(p) => Some(p),
                     Wake::Applied(result) => {
                         let flight = in_flight.iter_mut().find(|f| f.applied.is_none());
@@ -148,7 +186,8 @@ impl Writer {
                         // Cut the next batch before answering: the replies
                         // wake their connections, which the runtime would
                         // run before openraft's core, keeping the log idle.
-                        if self.can_cut(&in_flight) && !(rx.is_empty() && retries.is_empty()) {
+                        let returning = in_flight.front().is_some_and(|f| f.pending.iter().any(Pending::returning));
+                        if !returning && self.can_cut(&in_flight) && !(rx.is_empty() && retries.is_empty()) {
                             self.cut(&mut rx, &mut retries, &mut in_flight, None).await;
                         }
                         self.answer_durable(&mut in_flight, &mut retries).await;
@@ -172,8 +211,11 @@ impl Writer {
         rx: &mut Queue,
         retries: &mut Vec<Blocked>,
         in_flight: &mut VecDeque<InFlight>,
-        first: Option<(Proposal, Waiter)>,
+        first: Option<Queued>,
     ) {
+        // Whoever was expected joins this batch, or comes too late for it.
+        self.expected = 0;
+        self.gather_until = None;
         self.blocked.expire(Instant::now());
         self.last_now = self.last_now.max(now_ms());
         let mut builder = BatchBuilder::new(self.last_now, self.rng.gen());
@@ -216,6 +258,25 @@ impl Writer {
         }
     }
 
+    /// Whether the cut may stop waiting for returning callers: all are
+    /// back, or the batch before is durable and either GATHER_MAX has
+    /// passed or woken blocked clients wait to run.
+    fn gathered(&mut self, queued: usize, can_cut: bool, retries: bool) -> bool {
+        let until = *self.gather_until.get_or_insert_with(|| Instant::now() + GATHER_MAX);
+        let done = gather_done(queued, self.expected, can_cut, retries || Instant::now() >= until);
+        if done {
+            self.gather_until = None;
+        }
+        done
+    }
+
+    /// Whether another batch may enter Raft while the last one is still
+    /// being made durable (only a gathered batch does: nothing else is
+    /// expected to join it).
+    fn has_room(&self, in_flight: &VecDeque<InFlight>) -> bool {
+        in_flight.len() < MAX_IN_FLIGHT && !(self.scripts.active() && in_flight.iter().any(|f| f.scripted))
+    }
+
     /// Whether the next batch may be cut now: fewer than `MAX_IN_FLIGHT`
     /// in Raft, the last one already durable (cut any earlier and it would
     /// only wait behind the fsync in progress, holding back commands that
@@ -229,7 +290,7 @@ impl Writer {
             && !(self.scripts.active() && in_flight.iter().any(|f| f.scripted))
     }
 
-    async fn next_wake(&self, rx: &mut Queue, in_flight: &mut VecDeque<InFlight>, take: bool) -> Wake {
+    async fn next_wake(&self, rx: &mut Queue, in_flight: &mut VecDeque<InFlight>, take: bool, gathering: bool) -> Wake {
         let sweep = (!self.blocked.is_empty()).then(|| Instant::now() + BLOCKED_SWEEP);
         let wake_at = match (self.blocked.next_deadline(), sweep) {
             (Some(deadline), Some(sweep)) => Some(deadline.min(sweep)),
@@ -247,6 +308,9 @@ impl Writer {
             next = rx.recv(), if take => next.map_or(Wake::Closed, Wake::Proposal),
             _ = tokio::time::sleep_until(wake_at.unwrap_or_else(Instant::now)), if wake_at.is_some() => Wake::Tick,
             _ = tokio::time::sleep(SCRIPT_POLL), if scripted => Wake::ScriptPoll,
+            // The runtime's timers tick in milliseconds: a gathering
+            // writer yields instead, so connections run meanwhile.
+            _ = tokio::task::yield_now(), if gathering => Wake::Gathering,
         }
     }
 
@@ -280,6 +344,7 @@ impl Writer {
                 if response.replies.iter().any(killed_script) {
                     self.snapshot_past_kill().await;
                 }
+                self.expected += pending.iter().filter(|p| p.returning()).count();
                 self.deliver(pending, response.replies);
                 self.wake(response.ready).await
             }
@@ -305,7 +370,7 @@ impl Writer {
         if !busy_past(&self.scripts, self.busy_limit) {
             return;
         }
-        while let Ok((_, waiter)) = rx.try_recv() {
+        while let Ok((_, waiter, _)) = rx.try_recv() {
             let _ = waiter.send(Frame::error(crate::commands::scripting::BUSY));
         }
     }
@@ -354,7 +419,7 @@ impl Writer {
     }
 
     fn deliver(&mut self, pending: Vec<Pending>, replies: Vec<Frame>) {
-        let items: usize = pending.iter().map(|p| if let Pending::Group(_, n) = p { *n } else { 1 }).sum();
+        let items: usize = pending.iter().map(|p| if let Pending::Group(_, n, _) = p { *n } else { 1 }).sum();
         if items != replies.len() {
             let error = Frame::error(format!("ERR internal: {} replies for {items} commands", replies.len()));
             return fail_all(pending, &error);
@@ -362,7 +427,7 @@ impl Writer {
         let mut replies = replies.into_iter();
         for waiter in pending {
             let reply = match &waiter {
-                Pending::Group(_, n) => Frame::Array(replies.by_ref().take(*n).collect()),
+                Pending::Group(_, n, _) => Frame::Array(replies.by_ref().take(*n).collect()),
                 _ => replies.next().expect("counted above"),
             };
             match waiter {
@@ -373,7 +438,7 @@ impl Writer {
                 Pending::Block(blocked) => {
                     let _ = blocked.reply.send(reply);
                 }
-                Pending::Reply(waiter) | Pending::Group(waiter, _) => {
+                Pending::Reply(waiter, _) | Pending::Group(waiter, _, _) => {
                     let _ = waiter.send(reply);
                 }
             }
@@ -427,12 +492,12 @@ pub(crate) fn misconf(reason: &str) -> Frame {
     Frame::error(format!("MISCONF Errors writing to the log, writes are refused: {reason}"))
 }
 
-fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter): (Proposal, Waiter)) {
+fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter, returning): Queued) {
     match proposal {
         Proposal::Command(args) => builder.push_command(&args),
         Proposal::Commands(commands) => {
             commands.iter().for_each(|args| builder.push_command(args));
-            return pending.push(Pending::Group(waiter, commands.len()));
+            return pending.push(Pending::Group(waiter, commands.len(), returning));
         }
         Proposal::Block { args, keys, deadline } => {
             builder.push_command(&args);
@@ -443,14 +508,27 @@ fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter
         Proposal::Flush => builder.push_flush(),
         Proposal::Script(call) => builder.push_script(&call),
     }
-    pending.push(Pending::Reply(waiter));
+    pending.push(Pending::Reply(waiter, returning));
 }
 
 fn fail_all(pending: Vec<Pending>, reply: &Frame) {
     for waiter in pending {
         let _ = match waiter {
-            Pending::Reply(waiter) | Pending::Group(waiter, _) => waiter.send(reply.clone()),
+            Pending::Reply(waiter, _) | Pending::Group(waiter, _, _) => waiter.send(reply.clone()),
             Pending::Block(blocked) => blocked.reply.send(reply.clone()),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gather_done;
+
+    #[test]
+    fn a_gathered_cut_waits_for_the_expected_callers_or_the_deadline() {
+        assert!(gather_done(5, 5, false, false), "all back: cut, even before the last batch is durable");
+        assert!(!gather_done(4, 5, true, false), "one missing, deadline not reached: wait");
+        assert!(gather_done(4, 5, true, true), "deadline reached and the log is free: cut");
+        assert!(!gather_done(4, 5, false, true), "the batch before is not durable: wait for it");
     }
 }
