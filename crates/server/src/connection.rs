@@ -89,7 +89,7 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
     }
     // Writes read before the connection ended still run, as Redis runs
     // what it read (a failed reply write can end it mid-pipeline).
-    conn.pipeline.propose(node).await;
+    conn.pipeline.propose(node, false).await;
 }
 
 fn limits(node: &Node) -> Limits {
@@ -153,12 +153,12 @@ impl Conn<'_> {
         let started = self.arrived;
         // Anything but a plain write goes after the writes grouped so far.
         if !stage {
-            self.pipeline.propose(self.node).await;
+            self.pipeline.propose(self.node, self.session.returning()).await;
         }
         let (command, reply) = self.node.execute(&mut self.session, resolved, args, stage).await;
         let reply = match reply {
             Reply::Staged { partition, args } => {
-                self.pipeline.push(self.node, partition, args).await;
+                self.pipeline.push(self.node, partition, args, self.session.returning()).await;
                 Reply::Grouped
             }
             reply => reply,
@@ -180,7 +180,7 @@ impl Conn<'_> {
     /// clock is read again only after a reply had to be waited for: a
     /// batch answers a pipeline's commands together.
     async fn drain(&mut self) -> Result<(), String> {
-        self.pipeline.propose(self.node).await;
+        self.pipeline.propose(self.node, self.session.returning()).await;
         let mut now = Instant::now();
         while let Some(pending) = self.pending.pop_front() {
             let frame = match pending.reply {
@@ -216,6 +216,7 @@ impl Conn<'_> {
 
     fn emit(&mut self, command: Option<usize>, started: Instant, now: Instant, frame: &Frame) -> Result<(), String> {
         self.node.stats.record(command, now.saturating_duration_since(started), frame);
+        self.session.answered_at = Some(now);
         encode(frame, self.session.version, &mut self.out);
         if self.out.len() > self.node.config.max_output_buffer {
             self.node.stats.output_overflows.fetch_add(1, Relaxed);

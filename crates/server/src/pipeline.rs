@@ -13,18 +13,11 @@ use crate::node::Node;
 use crate::partition::Proposal;
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use weir_protocol::Frame;
 
 /// Writes in one group at most (bounds a proposal like a pipeline's depth).
 pub const MAX_GROUP: usize = 256;
-
-/// A connection that proposes again within this long of its last reply is
-/// "returning": a client that waits for each reply and sends the next
-/// request at once. Its writer may hold the next batch briefly for it
-/// (`crate::writer`, gathering).
-const RETURN_WINDOW: Duration = Duration::from_millis(1);
 
 /// The group being formed, and the proposed groups whose replies are not
 /// all handed out yet.
@@ -32,8 +25,6 @@ const RETURN_WINDOW: Duration = Duration::from_millis(1);
 pub struct Pipeline {
     forming: Option<(u32, Vec<Vec<Bytes>>)>,
     proposed: VecDeque<Proposed>,
-    /// When the last group's reply arrived.
-    answered_at: Option<Instant>,
 }
 
 struct Proposed {
@@ -46,17 +37,18 @@ struct Proposed {
 
 impl Pipeline {
     /// Adds a write for `partition`, first proposing the group being formed
-    /// if it is for another partition or full.
-    pub async fn push(&mut self, node: &Node, partition: u32, args: Vec<Bytes>) {
+    /// if it is for another partition or full. `returning`: the connection
+    /// came straight back after its last reply (`Session::returning`).
+    pub async fn push(&mut self, node: &Node, partition: u32, args: Vec<Bytes>, returning: bool) {
         let full = self.forming.as_ref().is_some_and(|(p, writes)| *p != partition || writes.len() >= MAX_GROUP);
         if full {
-            self.propose(node).await;
+            self.propose(node, returning).await;
         }
         self.forming.get_or_insert_with(|| (partition, Vec::new())).1.push(args);
     }
 
     /// Proposes the group being formed, if any.
-    pub async fn propose(&mut self, node: &Node) {
+    pub async fn propose(&mut self, node: &Node, returning: bool) {
         let Some((partition, mut writes)) = self.forming.take() else { return };
         let count = writes.len();
         debug_assert!(count > 0, "a group holds at least one write");
@@ -64,13 +56,8 @@ impl Pipeline {
             1 => Proposal::Command(writes.pop().expect("one write")),
             _ => Proposal::Commands(writes),
         };
-        let reply = node.partitions[partition as usize].propose_from(proposal, self.returning()).await;
+        let reply = node.partitions[partition as usize].propose_from(proposal, returning).await;
         self.proposed.push_back(Proposed { reply: Some(reply), writes: count, replies: Vec::new().into_iter() });
-    }
-
-    /// Whether this connection came straight back after its last reply.
-    fn returning(&self) -> bool {
-        self.answered_at.is_some_and(|at| at.elapsed() <= RETURN_WINDOW)
     }
 
     /// The next write's reply, in order (its group must have been
@@ -88,7 +75,6 @@ impl Pipeline {
                 }
             };
             group.replies = spread(reply, group.writes).into_iter();
-            self.answered_at = Some(Instant::now());
         }
         let reply = group.replies.next().expect("one reply per write");
         if group.replies.len() == 0 {
@@ -111,16 +97,6 @@ fn spread(reply: Frame, writes: usize) -> Vec<Frame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_connection_is_returning_only_soon_after_its_last_reply() {
-        let mut pipeline = Pipeline::default();
-        assert!(!pipeline.returning(), "a first write expects nothing");
-        pipeline.answered_at = Some(Instant::now());
-        assert!(pipeline.returning());
-        pipeline.answered_at = Instant::now().checked_sub(RETURN_WINDOW * 2);
-        assert!(!pipeline.returning(), "a client that took its time is not waited for");
-    }
 
     #[test]
     fn a_group_reply_is_spread_one_per_write() {

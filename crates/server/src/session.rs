@@ -6,8 +6,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use weir_protocol::Version;
+
+/// A connection that sends its next write within this long of its last
+/// reply is "returning": a client that waits for each reply and sends the
+/// next request at once. Its partition's writer may hold the next batch
+/// briefly for it (`crate::writer`, gathering).
+const RETURN_WINDOW: Duration = Duration::from_millis(1);
 
 /// What a client has queued between MULTI and EXEC.
 #[derive(Default)]
@@ -29,6 +35,8 @@ pub struct Session {
     pub watch_slot: Option<u16>,
     pub closing: bool,
     pub client: Arc<ClientEntry>,
+    /// When the last reply was ready to send.
+    pub answered_at: Option<Instant>,
 }
 
 impl Session {
@@ -42,7 +50,13 @@ impl Session {
             watch_slot: None,
             closing: false,
             client,
+            answered_at: None,
         }
+    }
+
+    /// Whether this connection came straight back after its last reply.
+    pub fn returning(&self) -> bool {
+        self.answered_at.is_some_and(|at| at.elapsed() <= RETURN_WINDOW)
     }
 
     pub fn unwatch(&mut self) {
@@ -135,5 +149,20 @@ impl Clients {
         let mut all: Vec<_> = self.entries.lock().map(|e| e.values().cloned().collect()).unwrap_or_default();
         all.sort_by_key(|c| c.id);
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_is_returning_only_soon_after_its_last_reply() {
+        let mut session = Session::new(Clients::default().register(None, None), false);
+        assert!(!session.returning(), "a first write expects nothing");
+        session.answered_at = Some(Instant::now());
+        assert!(session.returning());
+        session.answered_at = Instant::now().checked_sub(RETURN_WINDOW * 2);
+        assert!(!session.returning(), "a client that took its time is not waited for");
     }
 }

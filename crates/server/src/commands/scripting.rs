@@ -98,7 +98,7 @@ impl Node {
                 if call.read_only {
                     return Reply::Now(partition.read_script(&call, self.config.busy_script).await);
                 }
-                Reply::Later(partition.propose(Proposal::Script(call)).await)
+                Reply::Later(partition.propose_from(Proposal::Script(call), session.returning()).await)
             }
         }
     }
