@@ -54,7 +54,7 @@ pub enum Proposal {
 
 pub(crate) type Waiter = oneshot::Sender<Frame>;
 /// A queued proposal, its reply channel, and whether its connection came
-/// straight back after its previous reply (`crate::pipeline`): the writer
+/// straight back after its previous reply (`Session::returning`): the writer
 /// expects such callers to propose again as soon as they are answered.
 pub(crate) type Queued = (Proposal, Waiter, bool);
 pub(crate) type Queue = mpsc::Receiver<Queued>;

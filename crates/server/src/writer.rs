@@ -103,14 +103,14 @@ struct InFlight {
 }
 
 /// How long a cut may wait for returning callers (connections that
-/// propose again at once when answered, `crate::pipeline`). Without the
+/// propose again at once when answered, `Session::returning`). Without the
 /// wait, a closed-loop client answered when batch k is durable can only
 /// join the batch cut when k+1 is: one request per two fsync cycles.
 const GATHER_MAX: Duration = Duration::from_micros(200);
 
 /// A caller waiting on a batch item.
 enum Pending {
-    /// The flag: the caller is returning (`crate::pipeline`).
+    /// The flag: the caller is returning (`Session::returning`).
     Reply(Waiter, bool),
     /// A connection's group of writes (`Proposal::Commands`): their replies,
     /// in order, as one array.
@@ -186,6 +186,8 @@ impl Writer {
                         // Cut the next batch before answering: the replies
                         // wake their connections, which the runtime would
                         // run before openraft's core, keeping the log idle.
+                        // Unless returning callers are answered: then the
+                        // next cut waits for them (gathering).
                         let returning = in_flight.front().is_some_and(|f| f.pending.iter().any(Pending::returning));
                         if !returning && self.can_cut(&in_flight) && !(rx.is_empty() && retries.is_empty()) {
                             self.cut(&mut rx, &mut retries, &mut in_flight, None).await;
