@@ -129,9 +129,9 @@ fn lookup<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Input<'a>, Frame> {
 
 /// Parses in Redis's order: numkeys, the keys' types, then the options.
 fn parse<'a>(db: &'a Db, now: u64, args: &[Bytes], form: Form) -> Result<Query<'a>, Frame> {
-    let name = String::from_utf8_lossy(&args[0]).to_lowercase();
     let count = int_arg(&args[form.numkeys_at])?;
     if count < 1 {
+        let name = String::from_utf8_lossy(&args[0]).to_lowercase();
         return Err(Frame::error(format!("ERR at least 1 input key is needed for '{name}' command")));
     }
     let first = form.numkeys_at + 1;
