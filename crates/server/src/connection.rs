@@ -158,7 +158,8 @@ impl Conn<'_> {
         let (command, reply) = self.node.execute(&mut self.session, resolved, args, stage).await;
         let reply = match reply {
             Reply::Staged { partition, args } => {
-                self.pipeline.push(self.node, partition, args, self.session.returning()).await;
+                let session = &self.session;
+                self.pipeline.push(self.node, partition, args, || session.returning()).await;
                 Reply::Grouped
             }
             reply => reply,

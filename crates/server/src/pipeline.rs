@@ -37,12 +37,13 @@ struct Proposed {
 
 impl Pipeline {
     /// Adds a write for `partition`, first proposing the group being formed
-    /// if it is for another partition or full. `returning`: the connection
-    /// came straight back after its last reply (`Session::returning`).
-    pub async fn push(&mut self, node: &Node, partition: u32, args: Vec<Bytes>, returning: bool) {
+    /// if it is for another partition or full. `returning`: whether the
+    /// connection came straight back after its last reply
+    /// (`Session::returning`), asked only when a group is proposed.
+    pub async fn push(&mut self, node: &Node, partition: u32, args: Vec<Bytes>, returning: impl FnOnce() -> bool) {
         let full = self.forming.as_ref().is_some_and(|(p, writes)| *p != partition || writes.len() >= MAX_GROUP);
         if full {
-            self.propose(node, returning).await;
+            self.propose(node, returning()).await;
         }
         self.forming.get_or_insert_with(|| (partition, Vec::new())).1.push(args);
     }
