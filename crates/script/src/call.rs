@@ -112,6 +112,7 @@ fn check_and_run(
         return Err("ERR Wrong number of args calling Redis command from script".into());
     }
     if spec.access == Access::Write && call.read_only {
+        control.refused.store(true, Ordering::Release);
         return Err("ERR Write commands are not allowed from read-only scripts.".into());
     }
     for index in spec.key_indexes(&args) {

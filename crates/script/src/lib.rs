@@ -23,7 +23,7 @@ mod rand48;
 
 use call::{redis_call, Current, CALL_MARKER};
 use limits::{wall_ms, RunLimits, HOOK_EVERY};
-pub use limits::{Control, Kill, Limits, KILLED};
+pub use limits::{Control, Kill, Limits, KILLED, TRY_INSTRUCTIONS};
 
 use bytes::Bytes;
 use convert::{format_number, lua_to_frame, strip_dash};
@@ -216,7 +216,11 @@ impl Engine {
     fn arm_limits(&self) -> mlua::Result<()> {
         let _ = self.lua.set_memory_limit(0);
         let _ = self.lua.set_memory_limit(self.lua.used_memory() + self.limits.max_memory);
-        self.run_limits.arm(self.limits.max_instructions / u64::from(HOOK_EVERY));
+        let instructions = match self.control.trying.load(Ordering::Acquire) {
+            true => TRY_INSTRUCTIONS.min(self.limits.max_instructions),
+            false => self.limits.max_instructions,
+        };
+        self.run_limits.arm(instructions / u64::from(HOOK_EVERY));
         Ok(())
     }
 
@@ -249,6 +253,7 @@ impl Engine {
         self.resp3.store(false, Ordering::Relaxed);
         *self.rand.lock().unwrap_or_else(|e| e.into_inner()) = Rand48::seeded(ctx.rng.gen());
         self.control.wrote.store(false, Ordering::Release);
+        self.control.refused.store(false, Ordering::Release);
         self.control.kill.store(false, Ordering::Release);
         self.control.running_since.store(wall_ms().max(1), Ordering::Release);
         self.arm_limits()?;

@@ -38,6 +38,11 @@ impl Default for Limits {
 const BUSY_RUN: Duration = Duration::from_micros(100);
 const BUSY_PAUSE: Duration = Duration::from_micros(1900);
 
+/// VM instructions a writing script gets when tried on the read path
+/// (`Control::set_trying`): well under a millisecond, so a try may run on
+/// a runtime thread like any read; a script that needs more runs logged.
+pub const TRY_INSTRUCTIONS: u64 = 100_000;
+
 /// The limits of the current run, read by the instruction hook, which is
 /// installed once with the interpreter and re-armed per run (setting and
 /// removing a hook per EVAL cost ~3% of a flash sale's CPU).
@@ -71,6 +76,9 @@ impl RunLimits {
             return Err(mlua::Error::RuntimeError(KILLED.into()));
         }
         if self.budget.fetch_sub(1, Ordering::Relaxed) == 0 {
+            if control.trying.load(Ordering::Acquire) {
+                control.refused.store(true, Ordering::Release);
+            }
             return Err(mlua::Error::RuntimeError("Script exceeded the instruction limit".into()));
         }
         self.pace(control);
@@ -98,6 +106,12 @@ pub struct Control {
     pub(crate) running_since: AtomicU64,
     pub(crate) kill: AtomicBool,
     pub(crate) wrote: AtomicBool,
+    /// The run is read-only and refused a write command (a writing script
+    /// tried on the read path, `Control::refused_write`).
+    pub(crate) refused: AtomicBool,
+    /// The run is a try of a writing script on the read path: it gets
+    /// `TRY_INSTRUCTIONS`, and running out of them counts as a refusal.
+    pub(crate) trying: AtomicBool,
     /// Set by the applier before it locks the partition for a batch that
     /// holds a script, so readers wait without blocking a thread.
     pending: AtomicBool,
@@ -132,6 +146,17 @@ impl Control {
     /// Pauses busy scripts on this partition have taken so far.
     pub fn pauses(&self) -> u64 {
         self.pauses.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last read-only run tried a write command (and was
+    /// refused it). Read under the partition's lock, after the run.
+    pub fn refused_write(&self) -> bool {
+        self.refused.load(Ordering::Acquire)
+    }
+
+    /// Marks the next runs as tries on the read path (see `trying`).
+    pub fn set_trying(&self, trying: bool) {
+        self.trying.store(trying, Ordering::Release);
     }
 
     pub fn set_pending(&self, pending: bool) {

@@ -137,3 +137,25 @@ fn kill_stops_a_script_that_has_not_written() {
     assert_eq!(killer.join().expect("killer"), Kill::Requested);
     assert!(matches!(&reply, Frame::Error(m) if String::from_utf8_lossy(m).contains(KILLED)), "{reply:?}");
 }
+
+#[test]
+fn a_try_notes_a_refused_write_or_a_spent_budget_and_changes_nothing() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    let control = e.control();
+    let mut read_ctx = ExecCtx { mode: Mode::Read, ..ctx() };
+    let read_only = |body: &str| ScriptCall { read_only: true, ..call(body, &["k"], &[]) };
+    control.set_trying(true);
+    let reply = e.eval(&mut db, &mut read_ctx, &read_only("return redis.call('GET', KEYS[1])"));
+    assert_eq!((reply, control.refused_write()), (Frame::Null, false), "a read is a read");
+    // pcall catches the refusal; the mark stays.
+    let body = "pcall(redis.call, 'SET', KEYS[1], 'v') return 'went on'";
+    let reply = e.eval(&mut db, &mut read_ctx, &read_only(body));
+    assert_eq!((reply, control.refused_write()), (Frame::bulk("went on"), true));
+    assert_eq!(db, Db::new(), "the refused write left nothing");
+    let spin = "local n = 0 for i = 1, 10000000 do n = n + 1 end return n";
+    let _ = e.eval(&mut db, &mut read_ctx, &read_only(spin));
+    assert!(control.refused_write(), "past TRY_INSTRUCTIONS a try gives up");
+    control.set_trying(false);
+    let reply = e.eval(&mut db, &mut read_ctx, &read_only(spin));
+    assert_eq!((reply, control.refused_write()), (Frame::Integer(10_000_000), false), "not a try: full budget");
+}

@@ -138,7 +138,7 @@ impl Conn<'_> {
 
     async fn run_one(&mut self, args: Vec<Bytes>) -> Result<(), String> {
         let resolved = args.first().and_then(|name| crate::commands::resolve(name));
-        if needs_barrier(&self.session, resolved) {
+        if needs_barrier(self.node, &self.session, resolved, &args) {
             self.drain().await?;
         }
         // A blocking call is watched while it waits; a plain write joins
@@ -155,6 +155,7 @@ impl Conn<'_> {
         if !stage {
             self.pipeline.propose(self.node, self.session.returning()).await;
         }
+        self.session.settled = self.pending.is_empty();
         let (command, reply) = self.node.execute(&mut self.session, resolved, args, stage).await;
         let reply = match reply {
             Reply::Staged { partition, args } => {

@@ -93,6 +93,7 @@ fn stats(node: &Node, out: &mut String) {
     line(out, "total_commands_processed", s.total_commands());
     line(out, "rejected_connections", s.connections_rejected.load(Relaxed));
     line(out, "expired_keys", s.expired_keys.load(Relaxed));
+    line(out, "weir_scripts_read", s.scripts_read.load(Relaxed));
     line(out, "total_error_replies", s.commands.iter().map(|c| c.failed.load(Relaxed)).sum::<u64>());
     line(out, "weir_protocol_errors", s.protocol_errors.load(Relaxed));
     line(out, "weir_output_overflows", s.output_overflows.load(Relaxed));

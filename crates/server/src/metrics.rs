@@ -106,6 +106,12 @@ impl Collector for NodeCollector {
             stats.protocol_errors.load(Relaxed),
         )?;
         counter(&mut encoder, "snapshots", "Partition snapshots built.", node.groups_snapshots())?;
+        counter(
+            &mut encoder,
+            "scripts_read",
+            "Writing scripts (EVAL) that wrote nothing, answered on the read path without a log entry.",
+            stats.scripts_read.load(Relaxed),
+        )?;
         gauge(
             &mut encoder,
             "blocked_clients",

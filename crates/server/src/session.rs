@@ -37,6 +37,9 @@ pub struct Session {
     pub client: Arc<ClientEntry>,
     /// When the last reply was ready to send.
     pub answered_at: Option<Instant>,
+    /// No earlier command of this connection awaits its reply (its writes
+    /// are applied): set by the connection before each command.
+    pub settled: bool,
 }
 
 impl Session {
@@ -51,6 +54,7 @@ impl Session {
             closing: false,
             client,
             answered_at: None,
+            settled: false,
         }
     }
 

@@ -93,6 +93,8 @@ pub struct Stats {
     pub batch_items: AtomicHistogram,
     pub batches: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// Writing scripts answered on the read path, with no log entry.
+    pub scripts_read: AtomicU64,
     /// Clients waiting in BLPOP and friends, across partitions.
     pub blocked_clients: AtomicU64,
     pub started: std::time::Instant,
@@ -110,6 +112,7 @@ impl Stats {
             batch_items: AtomicHistogram::new(&BATCH_BOUNDS),
             batches: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
+            scripts_read: AtomicU64::new(0),
             blocked_clients: AtomicU64::new(0),
             started: std::time::Instant::now(),
         }

@@ -4,17 +4,28 @@
 
 pub const SLOT_COUNT: u16 = 16384;
 
-/// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0.
+/// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, a byte at a
+/// time through a table (every command's routing hashes its keys).
 fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in data {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-        }
-    }
-    crc
+    data.iter().fold(0u16, |crc, &byte| (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ byte)])
 }
+
+/// The CRC of each byte value, computed bit by bit at compile time.
+const CRC16_TABLE: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
 
 /// The part of a key that is hashed.
 pub fn hash_part(key: &[u8]) -> &[u8] {

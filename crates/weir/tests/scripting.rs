@@ -243,3 +243,73 @@ fn a_busy_script_blocks_only_its_partition_and_script_kill_stops_it() {
 fn slot_partition(key: &str) -> usize {
     usize::from(weir_state::key_slot(key.as_bytes())) * 8 / 16384
 }
+
+/// The flash sale's shape: a read decides whether the script writes.
+const BUY: &str = "if tonumber(redis.call('GET', KEYS[1])) < 1 then return 'sold_out' end \
+                   redis.call('DECR', KEYS[1]) return 'ok'";
+
+fn eval_str(conn: &mut redis::Connection, script: &str, keys: &[&str]) -> String {
+    redis::cmd("EVAL").arg(script).arg(keys.len()).arg(keys).query(conn).expect("eval")
+}
+
+#[test]
+fn a_script_that_writes_nothing_is_answered_without_a_log_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut conn = node.client();
+    let _: () = redis::cmd("SET").arg("{sale}stock").arg(3).query(&mut conn).expect("set");
+    let outcomes: Vec<String> = (0..6).map(|_| eval_str(&mut conn, BUY, &["{sale}stock"])).collect();
+    assert_eq!(outcomes, ["ok", "ok", "ok", "sold_out", "sold_out", "sold_out"]);
+    let stock: i64 = redis::cmd("GET").arg("{sale}stock").query(&mut conn).expect("get");
+    assert_eq!(stock, 0, "each purchase wrote once, though tried as a read first");
+    // Sold out: once a probe (one call in PROBE_EVERY, the script having
+    // written) finds it writes no more, answered on the read path, with
+    // no batch in the log.
+    for _ in 0..weir_server::commands::scripting::PROBE_EVERY {
+        assert_eq!(eval_str(&mut conn, BUY, &["{sale}stock"]), "sold_out");
+    }
+    let (reads, batches) = (metric(&node, "weir_scripts_read_total"), metric(&node, "weir_batch_items_count"));
+    for _ in 0..100 {
+        assert_eq!(eval_str(&mut conn, BUY, &["{sale}stock"]), "sold_out");
+    }
+    assert!(metric(&node, "weir_scripts_read_total") - reads >= 99.0, "sold-out answers are reads");
+    assert!(metric(&node, "weir_batch_items_count") - batches <= 1.0, "and log nothing");
+    // A write that the script swallows with pcall still runs, logged.
+    let swallow = "pcall(redis.call, 'INCR', KEYS[1]) return redis.call('GET', KEYS[1])";
+    assert_eq!(eval_str(&mut conn, swallow, &["{sale}n"]), "1");
+    assert_eq!(eval_str(&mut conn, swallow, &["{sale}n"]), "2");
+}
+
+#[test]
+fn a_script_tried_as_a_read_sees_the_connections_earlier_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut conn = node.client();
+    let check = "return redis.call('GET', KEYS[1]) or 'none'";
+    assert_eq!(eval_str(&mut conn, check, &["{r}k"]), "none", "this script is now known to read only");
+    let reads = metric(&node, "weir_scripts_read_total");
+    for round in 1..=20 {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg("{r}k").arg(round).ignore();
+        pipe.cmd("EVAL").arg("return redis.call('INCR', KEYS[1])").arg(1).arg("{r}k").ignore();
+        pipe.cmd("EVAL").arg(check).arg(1).arg("{r}k");
+        let (seen,): (String,) = pipe.query(&mut conn).expect("pipeline");
+        assert_eq!(seen, (round + 1).to_string(), "a read after this connection's writes sees them");
+    }
+    assert!(metric(&node, "weir_scripts_read_total") - reads >= 20.0, "each check was answered as a read");
+}
+
+#[test]
+fn a_long_script_that_writes_nothing_still_runs_to_its_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut conn = node.client();
+    // Past a try's instruction budget: run logged instead, to the end.
+    let count = "local n = 0 for i = 1, 2000000 do n = n + 1 end return n";
+    let reads = metric(&node, "weir_scripts_read_total");
+    for _ in 0..3 {
+        let n: i64 = redis::cmd("EVAL").arg(count).arg(0).query(&mut conn).expect("eval");
+        assert_eq!(n, 2_000_000);
+    }
+    assert_eq!(metric(&node, "weir_scripts_read_total"), reads, "none was answered by its try");
+}

@@ -28,10 +28,24 @@ const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write com
                           NOSAVE command.";
 const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 
+/// (script, slot) pairs whose write hint is kept at most (cleared when full).
+pub const MAX_HINTS: usize = 4096;
+/// A writing script found to write is still tried on the read path once in
+/// this many calls, to notice when it stops writing (a sale sold out).
+pub const PROBE_EVERY: u32 = 64;
+
 /// SHA1 → script text, bounded.
 #[derive(Default)]
 pub struct ScriptCache {
     inner: Mutex<Cached>,
+}
+
+/// Whether a script's last try on the read path (per slot) wanted to
+/// write, and the calls since it last tried.
+#[derive(Clone, Copy, Default)]
+struct Hint {
+    wrote: bool,
+    skipped: u32,
 }
 
 #[derive(Default)]
@@ -41,6 +55,7 @@ struct Cached {
     /// The last text added and its SHA1: a stream of EVALs of one script
     /// (a flash sale) compares its text instead of hashing it each time.
     last: Option<(Bytes, String)>,
+    hints: HashMap<(String, u16), Hint>,
 }
 
 impl ScriptCache {
@@ -51,10 +66,10 @@ impl ScriptCache {
 
     /// Adds a script and returns its SHA1, or an error when the cache is full.
     fn insert(&self, body: &Bytes) -> Result<String, Frame> {
-        if let Some((_, sha)) = self.lock().last.as_ref().filter(|(last, _)| last == body) {
-            return Ok(sha.clone());
-        }
-        let sha = sha1_hex(body);
+        let sha = match self.last_sha(body) {
+            Some(sha) => return Ok(sha),
+            None => sha1_hex(body),
+        };
         let mut inner = self.lock();
         if !inner.scripts.contains_key(&sha) {
             if inner.scripts.len() >= MAX_SCRIPTS || inner.bytes + body.len() > MAX_SCRIPT_BYTES {
@@ -67,6 +82,52 @@ impl ScriptCache {
         }
         inner.last = Some((body.clone(), sha.clone()));
         Ok(sha)
+    }
+
+    /// The SHA1 of an EVAL's script (hashed unless it is the last one
+    /// added) or an EVALSHA's.
+    fn sha_of(&self, kind: EvalKind, script: &[u8]) -> String {
+        if kind.by_sha {
+            return String::from_utf8_lossy(script).to_ascii_lowercase();
+        }
+        self.last_sha(script).unwrap_or_else(|| sha1_hex(script))
+    }
+
+    /// The SHA1 of `body` if it is the last script added.
+    fn last_sha(&self, body: &[u8]) -> Option<String> {
+        self.lock().last.as_ref().filter(|(last, _)| last == body).map(|(_, sha)| sha.clone())
+    }
+
+    /// Whether this writing script is expected to read only, so its caller
+    /// settles its earlier writes first, for the try (`Node::eval`).
+    fn expects_read(&self, sha: &str, slot: u16) -> bool {
+        let inner = self.lock();
+        !inner.hints.get(&(sha.to_string(), slot)).is_some_and(|hint| hint.wrote)
+    }
+
+    /// Whether to try this writing script on the read path now.
+    fn try_read(&self, sha: &str, slot: u16) -> bool {
+        let mut inner = self.lock();
+        if inner.hints.len() >= MAX_HINTS && !inner.hints.contains_key(&(sha.to_string(), slot)) {
+            inner.hints.clear();
+        }
+        let hint = inner.hints.entry((sha.to_string(), slot)).or_default();
+        if !hint.wrote {
+            return true;
+        }
+        hint.skipped += 1;
+        if hint.skipped < PROBE_EVERY {
+            return false;
+        }
+        hint.skipped = 0;
+        true
+    }
+
+    /// What a try on the read path found.
+    fn note_try(&self, sha: &str, slot: u16, wrote: bool) {
+        if let Some(hint) = self.lock().hints.get_mut(&(sha.to_string(), slot)) {
+            hint.wrote = wrote;
+        }
     }
 
     fn flush(&self) {
@@ -87,20 +148,41 @@ pub struct EvalKind {
 
 impl Node {
     /// Runs EVAL and its variants.
+    ///
+    /// A writing script that wrote nothing when last tried on its slot is
+    /// first tried on the read path, where a write command stops it: if
+    /// it wrote nothing it is answered as a read (a flash sale's sold-out
+    /// and duplicate answers), with no log entry, else it is logged and
+    /// run as usual. Only a settled caller tries: its earlier writes are
+    /// applied, so the read sees them.
     pub async fn eval(&self, session: &Session, spec: &CommandSpec, kind: EvalKind, args: Vec<Bytes>) -> Reply {
-        match self.prepare_eval(session, spec, kind, &args) {
-            Err(reply) => Reply::Now(reply),
-            Ok((slot, call)) => {
-                let partition = self.partition_for_slot(slot);
-                if let Err(busy) = partition.check_busy(self.config.busy_script) {
-                    return Reply::Now(busy);
-                }
-                if call.read_only {
-                    return Reply::Now(partition.read_script(&call, self.config.busy_script).await);
-                }
-                Reply::Later(partition.propose_from(Proposal::Script(call), session.returning()).await)
+        let (slot, call, sha) = match self.prepare_eval(session, spec, kind, &args) {
+            Err(reply) => return Reply::Now(reply),
+            Ok(prepared) => prepared,
+        };
+        let partition = self.partition_for_slot(slot);
+        if let Err(busy) = partition.check_busy(self.config.busy_script) {
+            return Reply::Now(busy);
+        }
+        if call.read_only {
+            return Reply::Now(partition.read_script(&call, self.config.busy_script).await);
+        }
+        if session.settled && self.scripts.try_read(&sha, slot) {
+            let tried = partition.try_script_as_read(&call, self.config.busy_script).await;
+            self.scripts.note_try(&sha, slot, tried.is_none());
+            if let Some(reply) = tried {
+                self.stats.scripts_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Reply::Now(reply);
             }
         }
+        Reply::Later(partition.propose_from(Proposal::Script(call), session.returning()).await)
+    }
+
+    /// Whether a writing EVAL is expected to be answered on the read path
+    /// (`Node::eval`): its caller settles its earlier writes first.
+    pub fn eval_expects_read(&self, spec: &CommandSpec, kind: EvalKind, args: &[Bytes]) -> bool {
+        let (Some(script), Ok(slot)) = (args.get(1), command_slot(spec, args)) else { return false };
+        self.scripts.expects_read(&self.scripts.sha_of(kind, script), slot)
     }
 
     pub fn prepare_eval(
@@ -109,7 +191,7 @@ impl Node {
         spec: &CommandSpec,
         kind: EvalKind,
         args: &[Bytes],
-    ) -> Result<(u16, ScriptCall), Frame> {
+    ) -> Result<(u16, ScriptCall, String), Frame> {
         let numkeys = weir_protocol::parse_int(&args[2])
             .ok_or_else(|| Frame::error("ERR value is not an integer or out of range"))?;
         if numkeys < 0 {
@@ -119,11 +201,11 @@ impl Node {
         if numkeys > args.len() - 3 {
             return Err(Frame::error("ERR Number of keys can't be greater than number of args"));
         }
-        let body = if kind.by_sha {
-            self.scripts.get(&args[1]).ok_or_else(|| Frame::error(NOSCRIPT))?
+        let (body, sha) = if kind.by_sha {
+            let body = self.scripts.get(&args[1]).ok_or_else(|| Frame::error(NOSCRIPT))?;
+            (body, String::from_utf8_lossy(&args[1]).to_ascii_lowercase())
         } else {
-            self.scripts.insert(&args[1])?;
-            args[1].clone()
+            (args[1].clone(), self.scripts.insert(&args[1])?)
         };
         let slot = command_slot(spec, args)?;
         let call = ScriptCall {
@@ -133,7 +215,7 @@ impl Node {
             read_only: kind.read_only,
             resp3: session.version == Version::Resp3,
         };
-        Ok((slot, call))
+        Ok((slot, call, sha))
     }
 
     /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.

@@ -173,7 +173,7 @@ fn at_exec(node: &Node, session: &Session, args: Vec<Bytes>) -> Queued {
         Some(Resolved::Data(..)) => Queued::Partition(args),
         Some(Resolved::Server(command, spec, _)) => match crate::dispatch::eval_kind(command) {
             Some(kind) => match node.prepare_eval(session, spec, kind, &args) {
-                Ok((_, call)) => Queued::Partition(call.to_command()),
+                Ok((_, call, _)) => Queued::Partition(call.to_command()),
                 Err(reply) => Queued::Local(reply),
             },
             None => Queued::Local(super::connection::local_reply(node, &args)),
