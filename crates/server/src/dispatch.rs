@@ -43,13 +43,13 @@ pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub fn needs_barrier(node: &Node, session: &Session, resolved: Option<Resolved>, args: &[Bytes]) -> bool {
     match resolved {
         Some(Resolved::Data(spec, _)) => session.multi.is_none() && spec.access == Access::Read,
-        Some(Resolved::Server(command, spec, _)) => match command {
+        Some(Resolved::Server(command, _, _)) => match command {
             ServerCommand::Exec | ServerCommand::Discard | ServerCommand::Multi => false,
             // A writing script queues on its partition behind this
             // connection's earlier writes there, like any write: no wait,
             // unless it is to be tried on the read path first.
             _ => match eval_kind(command) {
-                Some(kind) if !kind.read_only => session.multi.is_none() && node.eval_expects_read(spec, kind, args),
+                Some(kind) if !kind.read_only => session.multi.is_none() && node.eval_expects_read(kind, args),
                 _ => session.multi.is_none(),
             },
         },

@@ -55,7 +55,16 @@ struct Cached {
     /// The last text added and its SHA1: a stream of EVALs of one script
     /// (a flash sale) compares its text instead of hashing it each time.
     last: Option<(Bytes, String)>,
-    hints: HashMap<(String, u16), Hint>,
+    hints: HashMap<HintKey, Hint>,
+}
+
+/// A script (the first 64 bits of its SHA1: a hint may be shared by a
+/// collision, never a reply) and a slot.
+type HintKey = (u64, u16);
+
+fn hint_key(sha: &str, slot: u16) -> HintKey {
+    let prefix = sha.get(..16).and_then(|hex| u64::from_str_radix(hex, 16).ok()).unwrap_or(0);
+    (prefix, slot)
 }
 
 impl ScriptCache {
@@ -102,16 +111,17 @@ impl ScriptCache {
     /// settles its earlier writes first, for the try (`Node::eval`).
     fn expects_read(&self, sha: &str, slot: u16) -> bool {
         let inner = self.lock();
-        !inner.hints.get(&(sha.to_string(), slot)).is_some_and(|hint| hint.wrote)
+        !inner.hints.get(&hint_key(sha, slot)).is_some_and(|hint| hint.wrote)
     }
 
     /// Whether to try this writing script on the read path now.
     fn try_read(&self, sha: &str, slot: u16) -> bool {
+        let key = hint_key(sha, slot);
         let mut inner = self.lock();
-        if inner.hints.len() >= MAX_HINTS && !inner.hints.contains_key(&(sha.to_string(), slot)) {
+        if inner.hints.len() >= MAX_HINTS && !inner.hints.contains_key(&key) {
             inner.hints.clear();
         }
-        let hint = inner.hints.entry((sha.to_string(), slot)).or_default();
+        let hint = inner.hints.entry(key).or_default();
         if !hint.wrote {
             return true;
         }
@@ -125,7 +135,7 @@ impl ScriptCache {
 
     /// What a try on the read path found.
     fn note_try(&self, sha: &str, slot: u16, wrote: bool) {
-        if let Some(hint) = self.lock().hints.get_mut(&(sha.to_string(), slot)) {
+        if let Some(hint) = self.lock().hints.get_mut(&hint_key(sha, slot)) {
             hint.wrote = wrote;
         }
     }
@@ -180,8 +190,16 @@ impl Node {
 
     /// Whether a writing EVAL is expected to be answered on the read path
     /// (`Node::eval`): its caller settles its earlier writes first.
-    pub fn eval_expects_read(&self, spec: &CommandSpec, kind: EvalKind, args: &[Bytes]) -> bool {
-        let (Some(script), Ok(slot)) = (args.get(1), command_slot(spec, args)) else { return false };
+    /// The slot is the first key's (hashing one key, not all): the others
+    /// share it, or the EVAL fails with CROSSSLOT before any try.
+    pub fn eval_expects_read(&self, kind: EvalKind, args: &[Bytes]) -> bool {
+        let Some(script) = args.get(1) else { return false };
+        let keyed = args.get(2).and_then(|n| weir_protocol::parse_int(n)).is_some_and(|n| n >= 1);
+        let slot = match (keyed, args.get(3)) {
+            (true, Some(key)) => weir_state::key_slot(key),
+            // No key: `command_slot`'s slot for a keyless EVAL.
+            _ => 0,
+        };
         self.scripts.expects_read(&self.scripts.sha_of(kind, script), slot)
     }
 
@@ -264,6 +282,36 @@ impl Node {
             Frame::error(UNKILLABLE)
         } else {
             Frame::error(NOTBUSY)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_is_tried_as_a_read_until_it_writes_then_probed() {
+        let cache = ScriptCache::default();
+        let sha = sha1_hex(b"return 1");
+        assert!(cache.expects_read(&sha, 7) && cache.try_read(&sha, 7), "unknown: tried");
+        cache.note_try(&sha, 7, true);
+        assert!(!cache.expects_read(&sha, 7), "it wrote: its caller need not settle");
+        assert!(cache.expects_read(&sha, 8), "hints are per slot");
+        let tries: Vec<bool> = (0..2 * PROBE_EVERY).map(|_| cache.try_read(&sha, 7)).collect();
+        assert_eq!(tries.iter().filter(|t| **t).count(), 2, "one probe in PROBE_EVERY calls");
+        assert!(tries[PROBE_EVERY as usize - 1]);
+        cache.note_try(&sha, 7, false);
+        assert!(cache.try_read(&sha, 7), "the probe found no write: tried every time again");
+    }
+
+    #[test]
+    fn hints_stay_within_their_bound() {
+        let cache = ScriptCache::default();
+        let sha = sha1_hex(b"return 1");
+        for slot in 0..(MAX_HINTS as u16 + 10) {
+            cache.try_read(&sha, slot);
+            assert!(cache.lock().hints.len() <= MAX_HINTS);
         }
     }
 }
