@@ -96,6 +96,7 @@ pub async fn start_group(
     let durability = store.durability();
     let scripts = weir_script::Engine::new(config.script_limits).map_err(|e| GroupError::Config(e.to_string()))?;
     let script_control = scripts.control();
+    script_control.set_offload(crate::machine::offload_script);
     let snapshot_file = SnapshotFile::new(&config.snapshot_dir, partition);
     let machine = StateMachineStore::open(snapshot_file, scripts, durability.clone())?;
     if machine.membership_names_another(config.node_id) {

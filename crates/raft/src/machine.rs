@@ -12,7 +12,7 @@ use crate::types::{Entry, LogId, Response, StorageError, StoredMembership, TypeC
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageIOError};
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 use weir_script::Engine;
@@ -181,12 +181,10 @@ impl StateMachineStore {
             EntryPayload::Normal(request) => {
                 let Machine { db, scripts, .. } = machine;
                 let batch = &request.0;
-                let slow = weir_state::batch::has_scripts(batch);
-                let mut apply = move || db.apply_batch_with(batch, Some(scripts));
-                // A script may run for seconds: hand this worker's other
-                // tasks to a fresh worker meanwhile, so other partitions
-                // keep serving.
-                let replies = if slow { in_place(apply) } else { apply() };
+                // A script that runs long moves off this runtime thread
+                // on its own (`offload_script`), so other partitions keep
+                // serving.
+                let replies = db.apply_batch_with(batch, Some(scripts));
                 let replies = replies.map_err(|e| StorageIOError::apply(log_id, &e))?;
                 Response { replies, ready: machine.db.take_ready() }
             }
@@ -198,6 +196,34 @@ impl StateMachineStore {
         machine.applied = Some(log_id);
         Ok(response)
     }
+}
+
+/// How long a script that runs long waits for its runtime thread's other
+/// tasks to be running elsewhere before it tries again later.
+const OFFLOAD_WAIT: Duration = Duration::from_millis(5);
+
+/// Moves a script that has run long off its runtime worker thread, from
+/// the script's instruction hook (`Control::set_offload`): the worker's
+/// other tasks go to a fresh worker (`block_in_place` with a closure that
+/// returns once the new worker runs a probe task; the script then goes on
+/// without the worker, which the runtime no longer waits for). A script
+/// that ends in time never pays for the hand-off: per batch it cost up to
+/// a third of a flash sale's throughput without a pipeline.
+pub fn offload_script() -> bool {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else { return true };
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return true;
+    }
+    let ran = Arc::new(AtomicBool::new(false));
+    let probe = ran.clone();
+    tokio::task::block_in_place(|| {
+        handle.spawn(async move { probe.store(true, Ordering::Release) });
+        let deadline = std::time::Instant::now() + OFFLOAD_WAIT;
+        while !ran.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    });
+    ran.load(Ordering::Acquire)
 }
 
 /// Runs `f` with `block_in_place` where the runtime allows it.

@@ -23,7 +23,7 @@ mod rand48;
 
 use call::{redis_call, Current, CALL_MARKER};
 use limits::{wall_ms, RunLimits, HOOK_EVERY};
-pub use limits::{Control, Kill, Limits, KILLED, TRY_INSTRUCTIONS};
+pub use limits::{Control, Kill, Limits, INLINE_INSTRUCTIONS, KILLED};
 
 use bytes::Bytes;
 use convert::{format_number, lua_to_frame, strip_dash};
@@ -224,11 +224,12 @@ impl Engine {
     fn arm_limits(&self) -> mlua::Result<()> {
         let _ = self.lua.set_memory_limit(0);
         let _ = self.lua.set_memory_limit(self.lua.used_memory() + self.limits.max_memory);
-        let instructions = match self.control.trying.load(Ordering::Acquire) {
-            true => TRY_INSTRUCTIONS.min(self.limits.max_instructions),
+        let trying = self.control.trying.load(Ordering::Acquire);
+        let instructions = match trying {
+            true => INLINE_INSTRUCTIONS.min(self.limits.max_instructions),
             false => self.limits.max_instructions,
         };
-        self.run_limits.arm(instructions / u64::from(HOOK_EVERY));
+        self.run_limits.arm(instructions / u64::from(HOOK_EVERY), !trying && self.control.offloads());
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use mlua::VmState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The hook runs every this many VM instructions.
@@ -38,10 +39,11 @@ impl Default for Limits {
 const BUSY_RUN: Duration = Duration::from_micros(100);
 const BUSY_PAUSE: Duration = Duration::from_micros(1900);
 
-/// VM instructions a writing script gets when tried on the read path
-/// (`Control::set_trying`): well under a millisecond, so a try may run on
-/// a runtime thread like any read; a script that needs more runs logged.
-pub const TRY_INSTRUCTIONS: u64 = 100_000;
+/// VM instructions a run may take on the runtime thread it started on:
+/// well under a millisecond, as long as a read of a large key. Past them a
+/// run moves off that thread (`Control::set_offload`), and a try of a
+/// writing script on the read path gives up (`Control::set_trying`).
+pub const INLINE_INSTRUCTIONS: u64 = 100_000;
 
 /// The limits of the current run, read by the instruction hook, which is
 /// installed once with the interpreter and re-armed per run (setting and
@@ -49,6 +51,9 @@ pub const TRY_INSTRUCTIONS: u64 = 100_000;
 pub(crate) struct RunLimits {
     /// Hook calls left before the instruction limit.
     budget: AtomicU64,
+    /// Hook calls left before the run moves off its runtime thread, plus
+    /// one; 0 once moved, or for a run that does not move.
+    inline_left: AtomicU64,
     after_ms: u64,
     epoch: Instant,
     /// When the running script last resumed from a pause, in ns since
@@ -58,11 +63,20 @@ pub(crate) struct RunLimits {
 
 impl RunLimits {
     pub(crate) fn new(after_ms: u64) -> RunLimits {
-        RunLimits { budget: AtomicU64::new(0), after_ms, epoch: Instant::now(), resumed_ns: AtomicU64::new(0) }
+        RunLimits {
+            budget: AtomicU64::new(0),
+            inline_left: AtomicU64::new(0),
+            after_ms,
+            epoch: Instant::now(),
+            resumed_ns: AtomicU64::new(0),
+        }
     }
 
-    pub(crate) fn arm(&self, budget: u64) {
+    /// `inline`: the run moves off its thread past `INLINE_INSTRUCTIONS`.
+    pub(crate) fn arm(&self, budget: u64, inline: bool) {
         self.budget.store(budget, Ordering::Relaxed);
+        let inline_left = if inline { INLINE_INSTRUCTIONS / u64::from(HOOK_EVERY) + 1 } else { 0 };
+        self.inline_left.store(inline_left, Ordering::Relaxed);
         self.resumed_ns.store(self.now_ns(), Ordering::Relaxed);
     }
 
@@ -81,8 +95,21 @@ impl RunLimits {
             }
             return Err(mlua::Error::RuntimeError("Script exceeded the instruction limit".into()));
         }
+        self.move_off_if_long(control);
         self.pace(control);
         Ok(VmState::Continue)
+    }
+
+    fn move_off_if_long(&self, control: &Control) {
+        match self.inline_left.load(Ordering::Relaxed) {
+            0 => {}
+            1 => {
+                if control.offload.get().is_none_or(|offload| offload()) {
+                    self.inline_left.store(0, Ordering::Relaxed);
+                }
+            }
+            left => self.inline_left.store(left - 1, Ordering::Relaxed),
+        }
     }
 
     /// Pauses a busy script that has run its slice.
@@ -110,8 +137,10 @@ pub struct Control {
     /// tried on the read path, `Control::refused_write`).
     pub(crate) refused: AtomicBool,
     /// The run is a try of a writing script on the read path: it gets
-    /// `TRY_INSTRUCTIONS`, and running out of them counts as a refusal.
+    /// `INLINE_INSTRUCTIONS`, and running out of them counts as a refusal.
     pub(crate) trying: AtomicBool,
+    /// Moves a run off the runtime thread it started on (see `set_offload`).
+    offload: OnceLock<fn() -> bool>,
     /// Set by the applier before it locks the partition for a batch that
     /// holds a script, so readers wait without blocking a thread.
     pending: AtomicBool,
@@ -152,6 +181,20 @@ impl Control {
     /// refused it). Read under the partition's lock, after the run.
     pub fn refused_write(&self) -> bool {
         self.refused.load(Ordering::Acquire)
+    }
+
+    /// Runs start on the caller's thread (a runtime worker: no hand-off of
+    /// its other tasks per run, which cost up to a third of a flash sale's
+    /// throughput); one still running past `INLINE_INSTRUCTIONS` calls
+    /// `offload`, from its instruction hook, to move off it. `offload`
+    /// answers whether the run may stay where it is now (moved, or nothing
+    /// to free), else it is called again at the next hook call.
+    pub fn set_offload(&self, offload: fn() -> bool) {
+        let _ = self.offload.set(offload);
+    }
+
+    pub(crate) fn offloads(&self) -> bool {
+        self.offload.get().is_some()
     }
 
     /// Marks the next runs as tries on the read path (see `trying`).

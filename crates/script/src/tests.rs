@@ -154,8 +154,26 @@ fn a_try_notes_a_refused_write_or_a_spent_budget_and_changes_nothing() {
     assert_eq!(db, Db::new(), "the refused write left nothing");
     let spin = "local n = 0 for i = 1, 10000000 do n = n + 1 end return n";
     let _ = e.eval(&mut db, &mut read_ctx, &read_only(spin));
-    assert!(control.refused_write(), "past TRY_INSTRUCTIONS a try gives up");
+    assert!(control.refused_write(), "past INLINE_INSTRUCTIONS a try gives up");
     control.set_trying(false);
     let reply = e.eval(&mut db, &mut read_ctx, &read_only(spin));
     assert_eq!((reply, control.refused_write()), (Frame::Integer(10_000_000), false), "not a try: full budget");
+}
+
+static OFFLOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_offload() -> bool {
+    // Refuses twice, then reports the run moved: it is asked again meanwhile.
+    OFFLOADS.fetch_add(1, Ordering::SeqCst) >= 2
+}
+
+#[test]
+fn only_a_run_past_the_inline_budget_moves_off_its_thread() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    e.control().set_offload(count_offload);
+    assert_eq!(eval(&mut e, &mut db, "return redis.call('INCR', KEYS[1])", &["k"], &[]), Frame::Integer(1));
+    assert_eq!(OFFLOADS.load(Ordering::SeqCst), 0, "a short run stays");
+    let long = "local n = 0 for i = 1, 1000000 do n = n + 1 end return n";
+    assert_eq!(eval(&mut e, &mut db, long, &[], &[]), Frame::Integer(1_000_000), "same result");
+    assert_eq!(OFFLOADS.load(Ordering::SeqCst), 3, "asked until it moved, then never again");
 }

@@ -192,18 +192,16 @@ impl Partition {
         self.settle(self.applied_index.load(Ordering::Acquire)).await
     }
 
-    /// Runs a read-only script on the applied state (under
-    /// `block_in_place`: it may run long, and holds the partition's lock).
+    /// Runs a read-only script on the applied state, on this thread (one
+    /// that runs long moves off it, `weir_raft::machine::offload_script`).
     pub async fn read_script(&self, call: &ScriptCall, busy_limit: Duration) -> Frame {
         self.script_on_state(call, busy_limit, false).await.map_or_else(|busy| busy, |(reply, _)| reply)
     }
 
     /// Tries a writing script on the read path: `None` if it reached a
     /// write command (refused there, so nothing changed) or ran past
-    /// `weir_script::TRY_INSTRUCTIONS`, else its reply. Short by that
-    /// bound, a try runs on the runtime thread like any read (handing the
-    /// thread's other tasks to another one per try cost half the
-    /// throughput of a sold-out flash sale).
+    /// `weir_script::INLINE_INSTRUCTIONS`, else its reply. Short by that
+    /// bound, a try never moves off the runtime thread.
     pub async fn try_script_as_read(&self, call: &ScriptCall, busy_limit: Duration) -> Option<Frame> {
         let read_only = ScriptCall { read_only: true, ..call.clone() };
         match self.script_on_state(&read_only, busy_limit, true).await {
@@ -227,7 +225,7 @@ impl Partition {
         let run = |machine: &mut Machine| {
             let Machine { db, scripts, .. } = machine;
             if !trying {
-                return (tokio::task::block_in_place(|| scripts.eval(db, &mut ctx, call)), false);
+                return (scripts.eval(db, &mut ctx, call), false);
             }
             control.set_trying(true);
             let reply = scripts.eval(db, &mut ctx, call);
