@@ -222,7 +222,7 @@ impl Engine {
     }
 
     fn arm_limits(&self) -> mlua::Result<()> {
-        let _ = self.lua.set_memory_limit(0);
+        // No limit is set here (`disarm` lifted the last one).
         let _ = self.lua.set_memory_limit(self.lua.used_memory() + self.limits.max_memory);
         let trying = self.control.trying.load(Ordering::Acquire);
         let instructions = match trying {

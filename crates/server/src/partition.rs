@@ -202,9 +202,12 @@ impl Partition {
     /// write command (refused there, so nothing changed) or ran past
     /// `weir_script::INLINE_INSTRUCTIONS`, else its reply. Short by that
     /// bound, a try never moves off the runtime thread.
-    pub async fn try_script_as_read(&self, call: &ScriptCall, busy_limit: Duration) -> Option<Frame> {
-        let read_only = ScriptCall { read_only: true, ..call.clone() };
-        match self.script_on_state(&read_only, busy_limit, true).await {
+    pub async fn try_script_as_read(&self, call: &mut ScriptCall, busy_limit: Duration) -> Option<Frame> {
+        debug_assert!(!call.read_only, "a writing script");
+        call.read_only = true;
+        let tried = self.script_on_state(call, busy_limit, true).await;
+        call.read_only = false;
+        match tried {
             Err(busy) => Some(busy),
             Ok((reply, refused)) => (!refused).then_some(reply),
         }

@@ -166,7 +166,7 @@ impl Node {
     /// run as usual. Only a settled caller tries: its earlier writes are
     /// applied, so the read sees them.
     pub async fn eval(&self, session: &Session, spec: &CommandSpec, kind: EvalKind, args: Vec<Bytes>) -> Reply {
-        let (slot, call, sha) = match self.prepare_eval(session, spec, kind, &args) {
+        let (slot, mut call, sha) = match self.prepare_eval(session, spec, kind, &args) {
             Err(reply) => return Reply::Now(reply),
             Ok(prepared) => prepared,
         };
@@ -178,7 +178,7 @@ impl Node {
             return Reply::Now(partition.read_script(&call, self.config.busy_script).await);
         }
         if session.settled && self.scripts.try_read(&sha, slot) {
-            let tried = partition.try_script_as_read(&call, self.config.busy_script).await;
+            let tried = partition.try_script_as_read(&mut call, self.config.busy_script).await;
             self.scripts.note_try(&sha, slot, tried.is_none());
             if let Some(reply) = tried {
                 self.stats.scripts_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
