@@ -208,7 +208,9 @@ const OFFLOAD_WAIT: Duration = Duration::from_millis(5);
 /// returns once the new worker runs a probe task; the script then goes on
 /// without the worker, which the runtime no longer waits for). A script
 /// that ends in time never pays for the hand-off: per batch it cost up to
-/// a third of a flash sale's throughput without a pipeline.
+/// a third of a flash sale's throughput without a pipeline. With more than
+/// one worker another may run the probe before the fresh one starts, and
+/// the script keeps its worker; the others still steal from its queue.
 pub fn offload_script() -> bool {
     let Ok(handle) = tokio::runtime::Handle::try_current() else { return true };
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
