@@ -103,11 +103,10 @@ fn check_and_run(
     }
     let args = args.iter().map(argument).collect::<Option<Vec<Bytes>>>();
     let args = args.ok_or("ERR Lua redis lib command arguments must be strings or integers")?;
-    let name = args[0].to_ascii_lowercase();
-    if let Some(reply) = node_command(&name, &args, ctx) {
+    if let Some(reply) = node_command(&args, ctx) {
         return reply;
     }
-    let spec = weir_state::spec::lookup(&args[0]).ok_or_else(|| not_found_message(&name))?;
+    let spec = weir_state::spec::lookup(&args[0]).ok_or_else(|| not_found_message(&args[0].to_ascii_lowercase()))?;
     if !spec.arity_ok(args.len()) {
         return Err("ERR Wrong number of args calling Redis command from script".into());
     }
@@ -126,18 +125,19 @@ fn check_and_run(
     if spec.access == Access::Write {
         control.wrote.store(true, Ordering::Release);
     }
-    Ok(db.execute(ctx, &args))
+    Ok(db.execute_spec(ctx, spec, &args))
 }
 
 /// Commands scripts reach that are not partition data commands.
-fn node_command(name: &[u8], args: &[Bytes], ctx: &ExecCtx) -> Option<Result<Frame, String>> {
-    match name {
-        b"time" if args.len() == 1 => {
+fn node_command(args: &[Bytes], ctx: &ExecCtx) -> Option<Result<Frame, String>> {
+    let is = |name: &str| args[0].eq_ignore_ascii_case(name.as_bytes());
+    match args.len() {
+        1 if is("time") => {
             let (secs, micros) = (ctx.now_ms / 1000, (ctx.now_ms % 1000) * 1000);
             Some(Ok(Frame::Array(vec![Frame::bulk(secs.to_string()), Frame::bulk(micros.to_string())])))
         }
-        b"ping" if args.len() == 1 => Some(Ok(Frame::simple("PONG"))),
-        b"ping" if args.len() == 2 => Some(Ok(Frame::Bulk(args[1].clone()))),
+        1 if is("ping") => Some(Ok(Frame::simple("PONG"))),
+        2 if is("ping") => Some(Ok(Frame::Bulk(args[1].clone()))),
         _ => None,
     }
 }

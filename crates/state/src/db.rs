@@ -326,6 +326,12 @@ impl Db {
         let Some(spec) = args.first().and_then(|name| crate::spec::lookup(name)) else {
             return Frame::error("ERR unknown command");
         };
+        self.execute_spec(ctx, spec, args)
+    }
+
+    /// `execute` for a caller that has looked up `args[0]`'s spec already.
+    pub fn execute_spec(&mut self, ctx: &mut ExecCtx, spec: &crate::CommandSpec, args: &[Bytes]) -> Frame {
+        debug_assert!(crate::spec::lookup(&args[0]).is_some_and(|s| std::ptr::eq(s, spec)), "the spec of args[0]");
         if !spec.arity_ok(args.len()) {
             return Frame::error(format!("ERR wrong number of arguments for '{}' command", spec.name));
         }
