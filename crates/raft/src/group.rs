@@ -29,8 +29,11 @@ pub struct GroupConfig {
     /// The address peers use to reach this node (recorded in membership).
     pub node_addr: String,
     pub snapshot_dir: PathBuf,
-    /// Build a snapshot after this many entries since the last one.
-    pub snapshot_every: u64,
+    /// Also build a snapshot after this many entries since the last one;
+    /// without it only the partition's writer asks for snapshots (by log
+    /// bytes, so a large state is not rewritten after every few small
+    /// entries).
+    pub snapshot_every: Option<u64>,
     /// Entries kept behind a snapshot so lagging members can catch up from
     /// the log instead of a full snapshot.
     pub keep_behind_snapshot: u64,
@@ -81,7 +84,7 @@ pub async fn start_group(
         election_timeout_min: ELECTION_MIN_MS,
         election_timeout_max: ELECTION_MAX_MS,
         max_payload_entries: MAX_PAYLOAD_ENTRIES,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+        snapshot_policy: config.snapshot_every.map_or(SnapshotPolicy::Never, SnapshotPolicy::LogsSinceLast),
         max_in_snapshot_log_to_keep: config.keep_behind_snapshot,
         ..Default::default()
     }

@@ -25,7 +25,6 @@ pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 pub const DEFAULT_MAX_OUTPUT_BUFFER: usize = 64 << 20;
 /// How long a reply write may stall before the client is disconnected.
 pub const DEFAULT_OUTPUT_STALL_SECS: u64 = 30;
-pub const DEFAULT_SNAPSHOT_EVERY: u64 = 10_000;
 pub const DEFAULT_FSYNC_INTERVAL_MS: u64 = 10;
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 /// Redis's `busy-reply-threshold` (`lua-time-limit`): after this long a
@@ -64,7 +63,9 @@ pub struct NodeConfig {
     pub max_query_buffer: usize,
     pub max_output_buffer: usize,
     pub output_stall: Duration,
-    pub snapshot_every: u64,
+    /// Also snapshot a partition every this many log entries. By default
+    /// only the log's bytes decide (`writer::SNAPSHOT_AFTER_LOG_BYTES`).
+    pub snapshot_every: Option<u64>,
     pub segment_bytes: u64,
     pub busy_script: Duration,
     pub script_limits: weir_script::Limits,
@@ -100,7 +101,7 @@ impl Default for NodeConfig {
             max_query_buffer: DEFAULT_MAX_QUERY_BUFFER,
             max_output_buffer: DEFAULT_MAX_OUTPUT_BUFFER,
             output_stall: Duration::from_secs(DEFAULT_OUTPUT_STALL_SECS),
-            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            snapshot_every: None,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             busy_script: Duration::from_millis(DEFAULT_BUSY_SCRIPT_MS),
             script_limits: weir_script::Limits::default(),
@@ -124,7 +125,12 @@ pub enum ConfigError {
 impl NodeConfig {
     /// Checks the settings that would make the node unsafe or unusable.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, value) in [("partitions", self.partitions as usize), ("max-clients", self.max_clients)] {
+        let snapshot_every = self.snapshot_every.map_or(1, |n| n as usize);
+        for (name, value) in [
+            ("partitions", self.partitions as usize),
+            ("max-clients", self.max_clients),
+            ("snapshot-every", snapshot_every),
+        ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
             }
@@ -171,5 +177,14 @@ mod tests {
         config.requirepass = None;
         config.protected_mode = false;
         config.validate().expect("protection off");
+    }
+
+    #[test]
+    fn counts_that_would_stall_or_spin_are_refused() {
+        let zero_partitions = NodeConfig { partitions: 0, ..NodeConfig::default() };
+        assert!(matches!(zero_partitions.validate(), Err(ConfigError::Zero("partitions"))));
+        let snapshot_always = NodeConfig { snapshot_every: Some(0), ..NodeConfig::default() };
+        assert!(matches!(snapshot_always.validate(), Err(ConfigError::Zero("snapshot-every"))));
+        NodeConfig { snapshot_every: Some(1), ..NodeConfig::default() }.validate().expect("one entry is a count");
     }
 }

@@ -49,6 +49,10 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// after every few MiB of writes (the in-memory log stays within the
 /// state's own size).
 pub const SNAPSHOT_AFTER_LOG_BYTES: usize = 4 << 20;
+/// What one entry costs the in-memory log beyond its batch (its id, its
+/// payload's handle, its place in the store's map), counted with the batch
+/// so that many tiny entries also lead to a snapshot.
+const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 pub(crate) struct Writer {
     pub(crate) raft: Raft,
@@ -381,7 +385,7 @@ impl Writer {
     async fn submit(&mut self, batch: Bytes, pending: Vec<Pending>) -> InFlight {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.batch_items.observe(pending.len() as f64);
-        self.log_bytes += batch.len();
+        self.log_bytes += batch.len() + ENTRY_OVERHEAD_BYTES;
         let scripted = weir_state::batch::has_scripts(&batch);
         let appended_before = self.durability.appended();
         let response: ResponseFuture = match (self.poison)() {

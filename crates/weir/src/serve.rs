@@ -83,7 +83,7 @@ pub struct ServeArgs {
     /// Seconds a client may leave its replies unread before it is disconnected [default: 30]
     #[arg(long, env = "WEIR_OUTPUT_STALL_SECS")]
     pub output_stall_secs: Option<u64>,
-    /// Snapshot a partition after this many log entries [default: 10000]
+    /// Also snapshot a partition after this many log entries [default: by log bytes only]
     #[arg(long, env = "WEIR_SNAPSHOT_EVERY")]
     pub snapshot_every: Option<u64>,
     /// Roll the log to a new segment file after this many bytes [default: 67108864]
@@ -142,7 +142,7 @@ fn merge(cli: ServeArgs, file: ServeArgs) -> NodeConfig {
         max_query_buffer: cli.max_query_buffer.or(file.max_query_buffer).unwrap_or(d.max_query_buffer),
         max_output_buffer: cli.max_output_buffer.or(file.max_output_buffer).unwrap_or(d.max_output_buffer),
         output_stall: Duration::from_secs(stall.max(1)),
-        snapshot_every: cli.snapshot_every.or(file.snapshot_every).unwrap_or(d.snapshot_every),
+        snapshot_every: cli.snapshot_every.or(file.snapshot_every).or(d.snapshot_every),
         segment_bytes: cli.segment_bytes.or(file.segment_bytes).unwrap_or(d.segment_bytes),
         busy_script: cli.busy_script_ms.or(file.busy_script_ms).map(Duration::from_millis).unwrap_or(d.busy_script),
         script_limits: weir_script::Limits {

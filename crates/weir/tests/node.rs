@@ -99,6 +99,39 @@ fn data_survives_restart_with_snapshots() {
     assert!(snapshots > 0, "snapshots were written");
 }
 
+/// By default a partition snapshots once its log outgrows
+/// `SNAPSHOT_AFTER_LOG_BYTES` (4 MiB), however few entries that took.
+#[test]
+fn the_default_snapshot_follows_log_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &["--partitions", "1"]);
+    let mut c = node.client();
+    let value = vec![b'v'; 100 << 10];
+    for i in 0..30 {
+        let _: () = c.set(format!("small:{i}"), i).expect("set");
+    }
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).expect("info");
+    assert!(info.contains("weir_snapshots_built:0"), "a few small entries take no snapshot: {info}");
+    for i in 0..50 {
+        let _: () = c.set(format!("big:{i}"), &value).expect("set");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).expect("info");
+        if !info.contains("weir_snapshots_built:0") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "5 MB of log and no snapshot: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let node = node.restart();
+    let mut c = node.client();
+    let restored: Vec<u8> = c.get("big:49").expect("get");
+    assert_eq!(restored, value);
+    let small: i64 = c.get("small:29").expect("get");
+    assert_eq!(small, 29);
+}
+
 #[test]
 fn introspection_answers_like_redis() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -21,7 +21,7 @@ pub fn group_config(dir: &std::path::Path) -> GroupConfig {
         node_id: NODE,
         node_addr: "127.0.0.1:1".into(),
         snapshot_dir: dir.join("snapshots"),
-        snapshot_every: 1_000_000,
+        snapshot_every: Some(1_000_000),
         keep_behind_snapshot: 1000,
         script_limits: weir_script::Limits::default(),
     }
