@@ -214,27 +214,36 @@ impl Reader<'_> {
         Reader { data, pos: 0, bodies: Vec::new() }
     }
 
-    fn take(&mut self, n: usize) -> Result<Bytes, BatchError> {
+    /// The range of the next `n` bytes, consumed.
+    fn advance(&mut self, n: usize) -> Result<std::ops::Range<usize>, BatchError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(BatchError("truncated"))?;
-        let out = self.data.slice(self.pos..end);
+        let range = self.pos..end;
         self.pos = end;
-        Ok(out)
+        Ok(range)
+    }
+
+    /// The next `n` bytes as a slice of the batch (a reference count, so
+    /// only for what handlers receive; numbers are read in place).
+    fn take(&mut self, n: usize) -> Result<Bytes, BatchError> {
+        let range = self.advance(n)?;
+        Ok(self.data.slice(range))
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], BatchError> {
+        let range = self.advance(N)?;
+        Ok(self.data[range].try_into().expect("advance gave N bytes"))
     }
 
     fn u8(&mut self) -> Result<u8, BatchError> {
-        Ok(self.take(1)?[0])
+        Ok(self.array::<1>()?[0])
     }
 
     fn u32(&mut self) -> Result<u32, BatchError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_le_bytes(self.array()?))
     }
 
     fn u64(&mut self) -> Result<u64, BatchError> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&b);
-        Ok(u64::from_le_bytes(a))
+        Ok(u64::from_le_bytes(self.array()?))
     }
 
     /// A count whose items need at least `min_size` bytes each.
@@ -247,8 +256,22 @@ impl Reader<'_> {
     }
 
     fn command(&mut self) -> Result<Vec<Bytes>, BatchError> {
+        let mut args = Vec::new();
+        self.command_into(&mut args)?;
+        Ok(args)
+    }
+
+    /// A command's arguments into `args` (cleared first), so that applying
+    /// a batch allocates one argument vector, not one per command.
+    fn command_into(&mut self, args: &mut Vec<Bytes>) -> Result<(), BatchError> {
+        args.clear();
         let argc = self.count(4)?;
-        (0..argc).map(|_| self.u32().and_then(|len| self.take(len as usize))).collect()
+        args.reserve(argc);
+        for _ in 0..argc {
+            let len = self.u32()? as usize;
+            args.push(self.take(len)?);
+        }
+        Ok(())
     }
 }
 
@@ -296,9 +319,13 @@ impl Db {
         let mut ctx = ExecCtx { now_ms, mode: Mode::Apply, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
         self.ready.0.clear();
         let mut replies = Vec::with_capacity(count);
+        let mut args = Vec::new();
         for _ in 0..count {
             let reply = match r.u8()? {
-                TAG_COMMAND => self.execute(&mut ctx, &r.command()?),
+                TAG_COMMAND => {
+                    r.command_into(&mut args)?;
+                    self.execute(&mut ctx, &args)
+                }
                 TAG_TRANSACTION => self.apply_transaction(&mut ctx, &mut r, &mut scripts)?,
                 TAG_EXPIRE => Frame::Integer(self.active_expire(now_ms, r.u32()? as usize) as i64),
                 TAG_FLUSH => {

@@ -2,7 +2,7 @@
 //! batch format that carries commands through the log.
 //!
 //! - [`slot`]: keys to slots (CRC16, hash tags).
-//! - [`spec`]: the data-command table (arity, keys, handlers).
+//! - [`spec`]: the data-command table (arity, keys, handlers); [`names`]: its index.
 //! - [`db`]: a partition's keyspace, expiry, SCAN.
 //! - [`value`], [`num`], [`glob`]: values, number rules, patterns.
 //! - [`cmd`]: handlers per type.
@@ -20,6 +20,7 @@ pub mod changes;
 pub mod cmd;
 pub mod db;
 pub mod glob;
+pub mod names;
 pub mod num;
 pub mod slot;
 pub mod snapshot;

@@ -7,8 +7,10 @@ use crate::cmd::{
     zset_algebra,
 };
 use crate::db::{Db, ExecCtx};
+use crate::names::NameIndex;
 use bytes::Bytes;
 use std::ops::Range;
+use std::sync::OnceLock;
 use weir_protocol::Frame;
 
 /// Whether a command changes state (and so goes through the log).
@@ -294,7 +296,10 @@ pub fn all_commands() -> &'static [CommandSpec] {
 
 /// Looks a data command up by name, ASCII case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    COMMANDS.iter().find(|spec| spec.name.len() == name.len() && spec.name.as_bytes().eq_ignore_ascii_case(name))
+    static INDEX: OnceLock<NameIndex> = OnceLock::new();
+    let index = INDEX.get_or_init(|| NameIndex::new(COMMANDS.iter().map(|spec| spec.name)));
+    let position = index.find(name, |p| COMMANDS[p].name.as_bytes().eq_ignore_ascii_case(name))?;
+    Some(&COMMANDS[position])
 }
 
 #[cfg(test)]

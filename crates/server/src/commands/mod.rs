@@ -12,6 +12,8 @@ pub mod keyspace;
 pub mod scripting;
 pub mod transaction;
 
+use std::sync::OnceLock;
+use weir_state::names::NameIndex;
 use weir_state::{Access, CommandSpec};
 
 /// The node-level commands.
@@ -224,12 +226,11 @@ pub fn resolve(name: &[u8]) -> Option<Resolved> {
         let index = data_index(spec);
         return Some(Resolved::Data(spec, index));
     }
-    let data_count = weir_state::all_commands().len();
-    SERVER_COMMANDS
-        .iter()
-        .enumerate()
-        .find(|(_, (_, spec))| spec.name.as_bytes().eq_ignore_ascii_case(name))
-        .map(|(i, (command, spec))| Resolved::Server(*command, spec, data_count + i))
+    static INDEX: OnceLock<NameIndex> = OnceLock::new();
+    let index = INDEX.get_or_init(|| NameIndex::new(SERVER_COMMANDS.iter().map(|(_, spec)| spec.name)));
+    let i = index.find(name, |i| SERVER_COMMANDS[i].1.name.as_bytes().eq_ignore_ascii_case(name))?;
+    let (command, spec) = &SERVER_COMMANDS[i];
+    Some(Resolved::Server(*command, spec, weir_state::all_commands().len() + i))
 }
 
 fn data_index(spec: &'static CommandSpec) -> usize {

@@ -1,0 +1,75 @@
+//! Command names to table positions, ASCII case-insensitively, without
+//! allocating: every request looks its name up twice (routing, then apply),
+//! and a scan of the ~200-entry table measured ~3% of LPUSH `-P 16`.
+
+/// Longer names are in no table: they are refused before any hashing.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// An open-addressing index (FNV-1a over the lowercased name, linear
+/// probing, at most half full) into a static table of unique names.
+pub struct NameIndex {
+    /// Position + 1 of the name that hashed here, or 0 for empty.
+    slots: Box<[u16]>,
+}
+
+impl NameIndex {
+    pub fn new<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> NameIndex {
+        let count = names.len();
+        assert!(count < u16::MAX as usize, "a command table fits u16 positions");
+        let mut slots = vec![0u16; (count * 2).next_power_of_two().max(16)].into_boxed_slice();
+        let mask = slots.len() - 1;
+        for (position, name) in names.enumerate() {
+            assert!(name.len() <= MAX_NAME_LEN, "command name {name} is longer than MAX_NAME_LEN");
+            let mut slot = hash(name.as_bytes()) & mask;
+            while slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = position as u16 + 1;
+        }
+        NameIndex { slots }
+    }
+
+    /// The position of `name` in the table, where `is(position)` confirms a
+    /// candidate (the caller compares the names).
+    pub fn find(&self, name: &[u8], is: impl Fn(usize) -> bool) -> Option<usize> {
+        if name.len() > MAX_NAME_LEN {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = hash(name) & mask;
+        loop {
+            let position = (self.slots[slot] as usize).checked_sub(1)?;
+            if is(position) {
+                return Some(position);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+}
+
+fn hash(name: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in name {
+        h = (h ^ b.to_ascii_lowercase() as u32).wrapping_mul(0x0100_0193);
+    }
+    h as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_name_in_any_case_and_nothing_else() {
+        let names: Vec<String> = (0..300).map(|i| format!("cmd{i}")).collect();
+        let index = NameIndex::new(names.iter().map(String::as_str));
+        let find = |name: &[u8]| index.find(name, |p| names[p].as_bytes().eq_ignore_ascii_case(name));
+        for (position, name) in names.iter().enumerate() {
+            assert_eq!(find(name.as_bytes()), Some(position));
+            assert_eq!(find(name.to_ascii_uppercase().as_bytes()), Some(position));
+        }
+        assert_eq!(find(b"cmd300"), None);
+        assert_eq!(find(b""), None);
+        assert_eq!(find(&[b'x'; MAX_NAME_LEN + 1]), None);
+    }
+}
