@@ -328,7 +328,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         // (this partition's apply and reads wait without blocking it).
         let (meta, bytes) = in_place(|| {
             let machine = lock(&self.machine);
-            let mut bytes = Vec::new();
+            // Sized from the last one: no copy as the buffer grows.
+            let last = self.snapshot_bytes.load(Ordering::Relaxed) as usize;
+            let mut bytes = Vec::with_capacity(last + last / 8);
             machine.db.write_snapshot(&mut bytes);
             self.snapshot_bytes.store(bytes.len() as u64, Ordering::Relaxed);
             let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;

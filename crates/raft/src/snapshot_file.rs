@@ -46,21 +46,28 @@ impl SnapshotFile {
     }
 
     /// Writes `meta` and `db` atomically.
+    /// The state is written from where it lies, never copied: a snapshot
+    /// is as large as the partition's state.
     pub fn save(&self, meta: &Meta, db: &[u8]) -> Result<(), SnapshotFileError> {
-        let payload = encode_payload(meta, db);
-        let mut file_bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-        file_bytes.extend_from_slice(MAGIC);
-        file_bytes.extend_from_slice(&VERSION.to_le_bytes());
-        file_bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-        file_bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        file_bytes.extend_from_slice(&payload);
-        self.write_atomically(&file_bytes).map_err(|source| SnapshotFileError::Io { path: self.path.clone(), source })
+        let meta_bytes = encode_meta(meta);
+        let payload_len = meta_bytes.len() + db.len();
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&meta_bytes), db);
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&crc.to_le_bytes());
+        header.extend_from_slice(&(payload_len as u64).to_le_bytes());
+        debug_assert_eq!(header.len(), HEADER_LEN);
+        self.write_atomically(&[&header, &meta_bytes, db])
+            .map_err(|source| SnapshotFileError::Io { path: self.path.clone(), source })
     }
 
-    fn write_atomically(&self, bytes: &[u8]) -> io::Result<()> {
+    fn write_atomically(&self, parts: &[&[u8]]) -> io::Result<()> {
         let tmp = self.path.with_extension("snap.tmp");
         let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
         file.sync_all()?;
         drop(file);
         fs::rename(&tmp, &self.path)?;
@@ -70,7 +77,7 @@ impl SnapshotFile {
 
     /// Loads the snapshot: `None` if there is none yet.
     pub fn load(&self) -> Result<Option<(Meta, Vec<u8>)>, SnapshotFileError> {
-        let bytes = match fs::read(&self.path) {
+        let mut bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(SnapshotFileError::Io { path: self.path.clone(), source }),
@@ -78,7 +85,9 @@ impl SnapshotFile {
         let corrupt = |reason: String| SnapshotFileError::Corrupt { path: self.path.clone(), reason };
         let payload = check_header(&bytes).map_err(corrupt)?;
         let (meta, db_start) = decode_meta(payload).map_err(|e| corrupt(e.to_string()))?;
-        Ok(Some((meta, payload[db_start..].to_vec())))
+        // The state stays where it was read: only the header moves out.
+        bytes.drain(..HEADER_LEN + db_start);
+        Ok(Some((meta, bytes)))
     }
 }
 
@@ -102,15 +111,15 @@ fn check_header(bytes: &[u8]) -> Result<&[u8], String> {
     Ok(payload)
 }
 
-fn encode_payload(meta: &Meta, db: &[u8]) -> Vec<u8> {
-    let mut out = BytesMut::with_capacity(256 + db.len());
+/// The payload's first part; the encoded `Db` follows it.
+fn encode_meta(meta: &Meta) -> BytesMut {
+    let mut out = BytesMut::with_capacity(256);
     out.put_slice(&codec::encode_log_id(meta.last_log_id.as_ref()));
     out.put_slice(&codec::encode_log_id(meta.last_membership.log_id().as_ref()));
     codec::put_membership(&mut out, meta.last_membership.membership());
     out.put_u64_le(meta.snapshot_id.len() as u64);
     out.put_slice(meta.snapshot_id.as_bytes());
-    out.put_slice(db);
-    out.to_vec()
+    out
 }
 
 fn decode_meta(payload: &[u8]) -> Result<(Meta, usize), codec::DecodeError> {
