@@ -231,11 +231,12 @@ impl<'a> Reader<'a> {
             let id = self.id()?;
             let ordinal = self.u64()?;
             let fields = self.count(4)?;
-            let fields = (0..fields).map(|_| self.bytes()).collect::<Result<Vec<_>, _>>()?;
+            let fields = (0..fields).map(|_| self.slice()).collect::<Result<Vec<_>, _>>()?;
+            let fields = crate::stream::Fields::pack(fields.into_iter());
             if id > s.last_id {
                 return Err(SnapshotError("stream entry beyond the last ID"));
             }
-            s.entries.insert(id, crate::stream::Entry { ordinal, fields: fields.into_boxed_slice() });
+            s.entries.insert(id, crate::stream::Entry { ordinal, fields });
         }
         let groups = self.count(40)?;
         for _ in 0..groups {

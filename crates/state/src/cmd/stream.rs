@@ -4,8 +4,8 @@
 use super::{is, reply, syntax, wrong_arity, wrongtype};
 use crate::db::{Db, ExecCtx};
 use crate::stream::id::{Parsed, MAX_ID_TEXT};
-use crate::stream::{Entry, Stream, StreamId, Trim, DEFAULT_TRIM_LIMIT};
-use crate::value::{copy_shared, Value};
+use crate::stream::{Entry, Fields, Stream, StreamId, Trim, DEFAULT_TRIM_LIMIT};
+use crate::value::Value;
 use bytes::{Bytes, BytesMut};
 use weir_protocol::Frame;
 
@@ -27,34 +27,39 @@ pub(super) fn write_existing<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result
 
 /// An entry as Redis replies it: `[id, [field, value, ...]]`.
 pub fn entry_frame(id: StreamId, entry: &Entry) -> Frame {
-    entry_with_id(id.to_bytes(), entry)
+    entry_frames(&[(id, entry)]).pop().expect("one entry, one frame")
 }
 
-fn entry_with_id(id: Bytes, entry: &Entry) -> Frame {
-    Frame::Array(vec![Frame::Bulk(id), Frame::Array(entry.fields.iter().cloned().map(Frame::Bulk).collect())])
-}
-
-/// Entries as Redis replies them, their IDs formatted into one shared
-/// allocation (XRANGE, XREAD with a COUNT): one allocation for all the
-/// IDs, not one each.
+/// Entries as Redis replies them (XRANGE, XREAD, XREADGROUP, XCLAIM), their
+/// IDs formatted and their fields copied into one shared allocation: one
+/// allocation per reply, not one per ID or field.
 pub fn entry_frames(entries: &[(StreamId, &Entry)]) -> Vec<Frame> {
-    let mut ids = BytesMut::with_capacity(entries.len() * MAX_ID_TEXT);
-    let ends: Vec<usize> = entries
-        .iter()
-        .map(|(id, _)| {
-            id.write_text(&mut ids);
-            ids.len()
-        })
-        .collect();
-    let ids = ids.freeze();
-    let mut start = 0;
+    let size = entries.iter().map(|(_, e)| MAX_ID_TEXT + e.fields.text_len()).sum();
+    let mut text = BytesMut::with_capacity(size);
+    // Where each ID and each field ends in `text`, in reply order.
+    let mut ends = Vec::with_capacity(entries.iter().map(|(_, e)| 1 + e.fields.len()).sum());
+    for (id, entry) in entries {
+        id.write_text(&mut text);
+        ends.push(text.len());
+        for field in entry.fields.iter() {
+            text.extend_from_slice(field);
+            ends.push(text.len());
+        }
+    }
+    let text = text.freeze();
+    let (mut start, mut ends) = (0, ends.into_iter());
+    let mut next = || {
+        let end = ends.next().expect("an end per ID and per field");
+        let bulk = Frame::Bulk(text.slice(start..end));
+        start = end;
+        bulk
+    };
     entries
         .iter()
-        .zip(ends)
-        .map(|((_, entry), end)| {
-            let id = ids.slice(start..end);
-            start = end;
-            entry_with_id(id, entry)
+        .map(|(_, entry)| {
+            let id = next();
+            let fields = (0..entry.fields.len()).map(|_| next()).collect();
+            Frame::Array(vec![id, Frame::Array(fields)])
         })
         .collect()
 }
@@ -187,7 +192,7 @@ fn xadd_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, F
     let stream = write_existing(db, &args[1], now)?.expect("created above");
     let id = next_id(&args[id_at], stream.last_id, now)?;
     // Copied: the arguments are slices of the whole Raft batch.
-    stream.push(id, copy_shared(fields.iter().map(|f| &f[..])).into_boxed_slice());
+    stream.push(id, Fields::pack(fields.iter().map(|f| &f[..])));
     if let Some(trim) = opts.trim {
         stream.trim(trim, opts.approx, opts.limit);
     }

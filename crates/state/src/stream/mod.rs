@@ -8,9 +8,11 @@
 //! consecutive ordinals. (Redis also closes a node at 4 KiB; entries that
 //! large make its `~` trims differ from ours, within what `~` promises.)
 
+pub mod fields;
 pub mod group;
 pub mod id;
 
+pub use fields::Fields;
 pub use group::{Consumer, Group, Pending};
 pub use id::StreamId;
 
@@ -28,7 +30,7 @@ pub const DEFAULT_TRIM_LIMIT: u64 = 100 * NODE_ENTRIES;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub ordinal: u64,
-    pub fields: Box<[Bytes]>,
+    pub fields: Fields,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -68,7 +70,7 @@ impl Stream {
     }
 
     /// Appends an entry whose ID the caller checked exceeds `last_id`.
-    pub fn push(&mut self, id: StreamId, fields: Box<[Bytes]>) {
+    pub fn push(&mut self, id: StreamId, fields: Fields) {
         assert!(id > self.last_id, "stream IDs only grow");
         self.entries.insert(id, Entry { ordinal: self.entries_added, fields });
         self.last_id = id;
@@ -137,7 +139,7 @@ impl Stream {
 
     /// Heap bytes held, roughly (memory reports).
     pub fn heap_bytes(&self) -> usize {
-        self.entries.values().map(|e| 48 + e.fields.iter().map(|f| f.len() + 32).sum::<usize>()).sum()
+        self.entries.values().map(|e| 48 + e.fields.heap_bytes()).sum()
     }
 }
 

@@ -5,7 +5,7 @@ use super::*;
 fn stream_of(n: u64) -> Stream {
     let mut s = Stream::default();
     for i in 1..=n {
-        s.push(StreamId::new(i, 0), Box::new([Bytes::from_static(b"f"), Bytes::from(i.to_string())]));
+        s.push(StreamId::new(i, 0), Fields::pack([&b"f"[..], i.to_string().as_bytes()].into_iter()));
     }
     s
 }
