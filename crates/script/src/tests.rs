@@ -2,11 +2,10 @@
 //! errors and their positions, the sandbox, libraries, limits and kill.
 
 use super::*;
-use rand::SeedableRng;
 use weir_state::Mode;
 
 fn ctx() -> ExecCtx {
-    ExecCtx { now_ms: 1_700_000_000_123, mode: Mode::Apply, rng: rand::rngs::SmallRng::seed_from_u64(1) }
+    ExecCtx::new(1_700_000_000_123, Mode::Apply, 1)
 }
 
 fn b(s: &str) -> Bytes {
@@ -142,7 +141,8 @@ fn kill_stops_a_script_that_has_not_written() {
 fn a_try_notes_a_refused_write_or_a_spent_budget_and_changes_nothing() {
     let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
     let control = e.control();
-    let mut read_ctx = ExecCtx { mode: Mode::Read, ..ctx() };
+    let mut read_ctx = ctx();
+    read_ctx.mode = Mode::Read;
     let read_only = |body: &str| ScriptCall { read_only: true, ..call(body, &["k"], &[]) };
     control.set_trying(true);
     let reply = e.eval(&mut db, &mut read_ctx, &read_only("return redis.call('GET', KEYS[1])"));

@@ -146,7 +146,7 @@ impl Partition {
     /// waits until they are durable).
     pub async fn read(&self, args: &[Bytes], busy_limit: Duration) -> Frame {
         let seed = self.read_seed.fetch_add(1, Ordering::Relaxed);
-        let mut ctx = ExecCtx { now_ms: now_ms(), mode: Mode::Read, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
+        let mut ctx = ExecCtx::new(now_ms(), Mode::Read, seed);
         self.with_state(Some(busy_limit), |machine| machine.db.execute(&mut ctx, args))
             .await
             .unwrap_or_else(|busy| busy)
@@ -223,7 +223,7 @@ impl Partition {
     ) -> Result<(Frame, bool), Frame> {
         debug_assert!(call.read_only, "only a read-only run may touch the applied state");
         let seed = self.read_seed.fetch_add(1, Ordering::Relaxed);
-        let mut ctx = ExecCtx { now_ms: now_ms(), mode: Mode::Read, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
+        let mut ctx = ExecCtx::new(now_ms(), Mode::Read, seed);
         let control = self.scripts.clone();
         let run = |machine: &mut Machine| {
             let Machine { db, scripts, .. } = machine;

@@ -22,7 +22,6 @@
 
 use crate::db::{Db, ExecCtx, Mode};
 use bytes::{BufMut, Bytes, BytesMut};
-use rand::SeedableRng;
 use weir_protocol::Frame;
 
 const VERSION: u8 = 1;
@@ -316,7 +315,7 @@ impl Db {
         let now_ms = r.u64()?;
         let seed = r.u64()?;
         let count = r.count(1)?;
-        let mut ctx = ExecCtx { now_ms, mode: Mode::Apply, rng: rand::rngs::SmallRng::seed_from_u64(seed) };
+        let mut ctx = ExecCtx::new(now_ms, Mode::Apply, seed);
         self.ready.0.clear();
         let mut replies = Vec::with_capacity(count);
         let mut args = Vec::new();

@@ -12,8 +12,9 @@
 //! them.
 
 use crate::value::Value;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
+use rand::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet};
 use weir_protocol::Frame;
 
@@ -33,6 +34,29 @@ pub struct ExecCtx {
     pub now_ms: u64,
     pub mode: Mode,
     pub rng: SmallRng,
+    /// Where short reply texts (XADD's new ID) are written, so that the
+    /// replies of a batch share an allocation instead of one each.
+    text: BytesMut,
+}
+
+/// Bytes of reply text allocated at once (`ExecCtx::text`).
+const REPLY_TEXT_CHUNK: usize = 4096;
+
+impl ExecCtx {
+    pub fn new(now_ms: u64, mode: Mode, seed: u64) -> ExecCtx {
+        ExecCtx { now_ms, mode, rng: SmallRng::seed_from_u64(seed), text: BytesMut::new() }
+    }
+
+    /// A reply text of at most `max_len` bytes, as `write` produces it, in
+    /// the shared reply buffer.
+    pub fn text(&mut self, max_len: usize, write: impl FnOnce(&mut BytesMut)) -> Bytes {
+        if self.text.capacity() < max_len {
+            self.text.reserve(REPLY_TEXT_CHUNK.max(max_len));
+        }
+        write(&mut self.text);
+        debug_assert!(self.text.len() <= max_len, "a reply text within its bound");
+        self.text.split().freeze()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -399,6 +423,18 @@ fn wanted(stored: &[u8], entry: &Entry, now: u64, pattern: Option<&[u8]>, type_n
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reply_texts_share_chunks_and_keep_their_bytes() {
+        let mut ctx = ExecCtx::new(0, Mode::Apply, 0);
+        let texts: Vec<Bytes> =
+            (0..2000).map(|i| ctx.text(20, |out| out.extend_from_slice(format!("{i}-0").as_bytes()))).collect();
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(text, format!("{i}-0").as_bytes());
+        }
+        let shared = texts.windows(2).filter(|w| w[0].as_ptr().wrapping_add(w[0].len()) == w[1].as_ptr()).count();
+        assert!(shared > 1900, "consecutive texts are neighbours in one chunk: {shared}");
+    }
 
     #[test]
     fn scan_returns_every_stable_key_despite_churn() {

@@ -6,7 +6,6 @@ mod common;
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use rand::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet};
 use weir_protocol::Frame;
 use weir_state::{BatchBuilder, Db, ExecCtx, Mode};
@@ -158,7 +157,7 @@ fn batches() -> impl Strategy<Value = Vec<(u64, Vec<Op>)>> {
 }
 
 fn read(db: &mut Db, now: u64, words: &[&[u8]]) -> Frame {
-    let mut ctx = ExecCtx { now_ms: now, mode: Mode::Read, rng: rand::rngs::SmallRng::seed_from_u64(0) };
+    let mut ctx = ExecCtx::new(now, Mode::Read, 0);
     let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w)).collect();
     db.execute(&mut ctx, &args)
 }

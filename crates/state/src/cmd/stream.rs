@@ -197,7 +197,7 @@ fn xadd_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, F
         stream.trim(trim, opts.approx, opts.limit);
     }
     db.signal_ready(&args[1]);
-    Ok(Frame::Bulk(id.to_bytes()))
+    Ok(Frame::Bulk(ctx.text(MAX_ID_TEXT, |out| id.write_text(out))))
 }
 
 pub fn xlen(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
