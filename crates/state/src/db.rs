@@ -57,6 +57,15 @@ impl ExecCtx {
         debug_assert!(self.text.len() <= max_len, "a reply text within its bound");
         self.text.split().freeze()
     }
+
+    /// A copy of `bytes` for a reply (a popped element): short ones go to
+    /// the shared reply buffer, longer ones get an allocation of their own.
+    pub fn copy(&mut self, bytes: &[u8]) -> Bytes {
+        if bytes.len() > REPLY_TEXT_CHUNK / 8 {
+            return Bytes::copy_from_slice(bytes);
+        }
+        self.text(bytes.len(), |out| out.extend_from_slice(bytes))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

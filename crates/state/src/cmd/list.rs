@@ -106,6 +106,14 @@ fn pop_many(db: &mut Db, key: &[u8], now: u64, end: End, count: usize) -> Result
     Ok(Elem::copy_all(popped.iter()))
 }
 
+/// One element popped from `key`, copied out for the reply.
+fn pop_one(db: &mut Db, ctx: &mut ExecCtx, key: &[u8], end: End) -> Result<Option<Bytes>, Frame> {
+    let Some(list) = write(db, key, ctx.now_ms)? else { return Ok(None) };
+    let popped = pop_end(list, end);
+    db.drop_if_empty(key);
+    Ok(popped.map(|elem| ctx.copy(elem.as_bytes())))
+}
+
 fn pop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], end: End) -> Result<Frame, Frame> {
     if args.len() > 3 {
         return Err(super::wrong_arity(&args[0]));
@@ -119,10 +127,9 @@ fn pop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], end: End) -> Result<Frame
         return Ok(if count.is_some() { Frame::NullArray } else { Frame::Null });
     };
     debug_assert!(!list.is_empty(), "empty lists are removed");
-    let popped = pop_many(db, key, ctx.now_ms, end, count.unwrap_or(1))?;
     Ok(match count {
-        None => popped.into_iter().next().map(Frame::Bulk).unwrap_or(Frame::Null),
-        Some(_) => Frame::Array(super::bulks(popped)),
+        None => pop_one(db, ctx, key, end)?.map_or(Frame::Null, Frame::Bulk),
+        Some(count) => Frame::Array(super::bulks(pop_many(db, key, ctx.now_ms, end, count)?)),
     })
 }
 
@@ -433,8 +440,7 @@ fn bpop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], end: End) -> Result<Fram
     timeout_arg(&timeout[0])?;
     for key in keys {
         if read(db, key, ctx.now_ms)?.is_some() {
-            let popped = pop_many(db, key, ctx.now_ms, end, 1)?;
-            let elem = popped.into_iter().next().expect("non-empty list");
+            let elem = pop_one(db, ctx, key, end)?.expect("non-empty list");
             return Ok(Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(elem)]));
         }
     }
