@@ -102,8 +102,11 @@ impl Value {
 /// no allocation of its own: queues mostly carry short ids).
 pub const ELEM_INLINE_MAX: usize = 22;
 
-/// One list element: compact, since a list may hold millions.
-#[derive(Clone, PartialEq, Eq)]
+/// One list element or sorted-set member: compact, since a list may hold
+/// millions, and comparable without following a pointer when short.
+/// Equality and hashing are those of its bytes, so a map keyed by `Elem`
+/// is searched with a `&[u8]`.
+#[derive(Clone)]
 pub enum Elem {
     Inline { len: u8, data: [u8; ELEM_INLINE_MAX] },
     Heap(Box<[u8]>),
@@ -128,6 +131,14 @@ impl Elem {
 
     pub fn to_bytes(&self) -> Bytes {
         Bytes::copy_from_slice(self.as_bytes())
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
     }
 
     /// Copies elements out for a reply (LRANGE, a counted pop): one
@@ -172,6 +183,26 @@ where
             buf.slice(at - item.len()..at)
         })
         .collect()
+}
+
+impl PartialEq for Elem {
+    fn eq(&self, other: &Elem) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Elem {}
+
+impl std::hash::Hash for Elem {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Elem {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
 }
 
 impl std::fmt::Debug for Elem {

@@ -6,7 +6,7 @@ use super::list::{mpop_count, numkeys_args, timeout_arg};
 use super::{int_arg, is, not_float, reply, syntax, wrongtype};
 use crate::db::{Db, ExecCtx};
 use crate::num::parse_f64;
-use crate::value::Value;
+use crate::value::{copy_shared, Elem, Value};
 use crate::zset::{LexBound, ScoreBound, ZSet};
 use bytes::Bytes;
 use rand::Rng;
@@ -320,7 +320,7 @@ fn limited(n: usize, limit: Option<(i64, i64)>) -> (usize, usize) {
 }
 
 /// The members a range query selects, in reply order.
-pub(super) fn range_items<'a>(z: &'a ZSet, q: &RangeQuery) -> Vec<(&'a Bytes, f64)> {
+pub(super) fn range_items<'a>(z: &'a ZSet, q: &RangeQuery) -> Vec<(&'a [u8], f64)> {
     let (start, end) = covered(z, &q.by, q.rev);
     let n = end.saturating_sub(start);
     let (skip, take) = limited(n, q.limit);
@@ -331,12 +331,15 @@ pub(super) fn range_items<'a>(z: &'a ZSet, q: &RangeQuery) -> Vec<(&'a Bytes, f6
     }
 }
 
-/// A reply listing members, in order, with their scores if asked.
-pub(super) fn run_range_items(items: Vec<(&Bytes, f64)>, withscores: bool) -> Frame {
+/// A reply listing members, in order, with their scores if asked (the
+/// members copied out into one allocation).
+pub(super) fn run_range_items(items: Vec<(&[u8], f64)>, withscores: bool) -> Frame {
+    let members = copy_shared(items.iter().map(|(m, _)| *m));
     if withscores {
-        return Frame::Pairs(items.into_iter().map(|(m, s)| (Frame::Bulk(m.clone()), Frame::Double(s))).collect());
+        let scores = items.iter().map(|(_, s)| Frame::Double(*s));
+        return Frame::Pairs(members.into_iter().map(Frame::Bulk).zip(scores).collect());
     }
-    Frame::Array(items.into_iter().map(|(m, _)| Frame::Bulk(m.clone())).collect())
+    Frame::Array(members.into_iter().map(Frame::Bulk).collect())
 }
 
 fn range(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], kind: u8, rev: bool, zrange: bool) -> Frame {
@@ -425,15 +428,16 @@ pub fn zlexcount(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 /// Pops up to `count` members from the low (`max == false`) or high end.
-fn pop_members(db: &mut Db, key: &[u8], now: u64, max: bool, count: usize) -> Result<Vec<(Bytes, f64)>, Frame> {
+fn pop_members(db: &mut Db, key: &[u8], now: u64, max: bool, count: usize) -> Result<Vec<(Elem, f64)>, Frame> {
     let Some(z) = write(db, key, now)? else { return Ok(Vec::new()) };
     let popped = (0..count.min(z.len())).filter_map(|_| if max { z.pop_last() } else { z.pop_first() }).collect();
     db.drop_if_empty(key);
     Ok(popped)
 }
 
-fn pairs(popped: Vec<(Bytes, f64)>) -> Vec<(Frame, Frame)> {
-    popped.into_iter().map(|(m, s)| (Frame::Bulk(m), Frame::Double(s))).collect()
+fn pairs(popped: Vec<(Elem, f64)>) -> Vec<(Frame, Frame)> {
+    let members = Elem::copy_all(popped.iter().map(|(m, _)| m));
+    members.into_iter().zip(popped).map(|(m, (_, s))| (Frame::Bulk(m), Frame::Double(s))).collect()
 }
 
 fn zpop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], max: bool) -> Result<Frame, Frame> {
@@ -500,6 +504,7 @@ fn bzpop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], max: bool) -> Result<Fr
     for key in keys {
         if read(db, key, ctx.now_ms)?.is_some() {
             let (member, score) = pop_members(db, key, ctx.now_ms, max, 1)?.pop().expect("non-empty set");
+            let member = ctx.copy(member.as_bytes());
             return Ok(Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(member), Frame::Double(score)]));
         }
     }
@@ -540,11 +545,14 @@ pub fn zrandmember(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         let Some(count) = count else {
             let Some(z) = z else { return Ok(Frame::Null) };
             let (m, _) = z.get_by_rank(ctx.rng.gen_range(0..z.len())).expect("in range");
-            return Ok(Frame::Bulk(m.clone()));
+            return Ok(Frame::Bulk(Bytes::copy_from_slice(m)));
         };
         let Some(z) = z else { return Ok(Frame::Array(Vec::new())) };
         let picks = pick_ranks(z.len(), count, &mut ctx.rng)?;
-        let chosen = picks.into_iter().filter_map(|r| z.get_by_rank(r)).map(|(m, s)| (Frame::Bulk(m.clone()), s));
+        let chosen = picks
+            .into_iter()
+            .filter_map(|r| z.get_by_rank(r))
+            .map(|(m, s)| (Frame::Bulk(Bytes::copy_from_slice(m)), s));
         Ok(match withscores {
             true => Frame::Pairs(chosen.map(|(m, s)| (m, Frame::Double(s))).collect()),
             false => Frame::Array(chosen.map(|(m, _)| m).collect()),
@@ -575,7 +583,7 @@ pub fn zscan(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         };
         let mut items = Vec::new();
         for (m, s) in z.iter().filter(|(m, _)| pattern.as_ref().is_none_or(|p| crate::glob_match(p, m))) {
-            items.push(Frame::Bulk(m.clone()));
+            items.push(Frame::Bulk(Bytes::copy_from_slice(m)));
             items.push(Frame::Bulk(Bytes::from(weir_protocol::format_double(s))));
         }
         Ok(Frame::Array(vec![Frame::bulk("0"), Frame::Array(items)]))

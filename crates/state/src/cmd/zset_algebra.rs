@@ -32,11 +32,11 @@ impl<'a> Input<'a> {
         }
     }
 
-    fn members(&self) -> Box<dyn Iterator<Item = (&'a Bytes, f64)> + 'a> {
+    fn members(&self) -> Box<dyn Iterator<Item = (&'a [u8], f64)> + 'a> {
         match *self {
             Input::Missing => Box::new(std::iter::empty()),
             Input::Sorted(z) => Box::new(z.iter()),
-            Input::Plain(s) => Box::new(s.iter().map(|m| (m, 1.0))),
+            Input::Plain(s) => Box::new(s.iter().map(|m| (&m[..], 1.0))),
         }
     }
 
@@ -185,13 +185,13 @@ fn by_size(inputs: &mut [(Input, f64)]) {
     inputs.sort_by_key(|(input, _)| input.len());
 }
 
-fn union(query: &mut Query) -> HashMap<Bytes, f64> {
+fn union<'a>(query: &mut Query<'a>) -> HashMap<&'a [u8], f64> {
     by_size(&mut query.inputs);
-    let mut out: HashMap<Bytes, f64> = HashMap::new();
+    let mut out: HashMap<&[u8], f64> = HashMap::new();
     for (input, weight) in &query.inputs {
         for (member, score) in input.members() {
             let value = weighted(score, *weight);
-            out.entry(member.clone()).and_modify(|s| *s = query.aggregate.fold(*s, value)).or_insert(value);
+            out.entry(member).and_modify(|s| *s = query.aggregate.fold(*s, value)).or_insert(value);
         }
     }
     out
@@ -199,7 +199,7 @@ fn union(query: &mut Query) -> HashMap<Bytes, f64> {
 
 /// Members present in every input, with their aggregate score; at most
 /// `limit` of them when it is not 0 (ZINTERCARD).
-fn inter(query: &mut Query) -> Vec<(Bytes, f64)> {
+fn inter<'a>(query: &mut Query<'a>) -> Vec<(&'a [u8], f64)> {
     by_size(&mut query.inputs);
     let (first, weight) = query.inputs[0];
     let mut out = Vec::new();
@@ -210,7 +210,7 @@ fn inter(query: &mut Query) -> Vec<(Bytes, f64)> {
             let Some(other) = found else { continue 'members };
             total = query.aggregate.fold(total, other * weight);
         }
-        out.push((member.clone(), total));
+        out.push((member, total));
         if out.len() == query.limit {
             break;
         }
@@ -219,23 +219,23 @@ fn inter(query: &mut Query) -> Vec<(Bytes, f64)> {
 }
 
 /// Members of the first input in none of the others, with their scores.
-fn diff(query: &Query) -> Vec<(Bytes, f64)> {
+fn diff<'a>(query: &Query<'a>) -> Vec<(&'a [u8], f64)> {
     let (first, others) = query.inputs.split_first().expect("numkeys is at least 1");
-    let absent = |member: &Bytes| others.iter().all(|(input, _)| input.score(member).is_none());
-    first.0.members().filter(|(member, _)| absent(member)).map(|(m, s)| (m.clone(), s)).collect()
+    let absent = |member: &[u8]| others.iter().all(|(input, _)| input.score(member).is_none());
+    first.0.members().filter(|(member, _)| absent(member)).collect()
 }
 
 /// The result as a sorted set of its own (members are copied: they must
 /// not share the inputs' storage, which other commands change in place).
 fn result(query: &mut Query, op: Op) -> ZSet {
-    let members: Vec<(Bytes, f64)> = match op {
+    let members: Vec<(&[u8], f64)> = match op {
         Op::Union => union(query).into_iter().collect(),
         Op::Inter => inter(query),
         Op::Diff => diff(query),
     };
     let mut z = ZSet::new();
     for (member, score) in members {
-        z.insert(&member, score);
+        z.insert(member, score);
     }
     z
 }
@@ -251,7 +251,7 @@ fn compute(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], form: Form) -> Result
     if form.store {
         return Ok(store(db, &args[1], z));
     }
-    let items: Vec<(&Bytes, f64)> = z.iter().collect();
+    let items: Vec<(&[u8], f64)> = z.iter().collect();
     Ok(run_range_items(items, withscores))
 }
 

@@ -76,7 +76,7 @@ proptest! {
                     let sorted = model_order(&model);
                     let want = if matches!(op, Op::PopFirst) { sorted.first() } else { sorted.last() };
                     let got = if matches!(op, Op::PopFirst) { z.pop_first() } else { z.pop_last() };
-                    prop_assert_eq!(got.map(|(m, s)| (m.to_vec(), s)), want.cloned());
+                    prop_assert_eq!(got.map(|(m, s)| (m.as_bytes().to_vec(), s)), want.cloned());
                     if let Some((m, _)) = want {
                         model.remove(m);
                     }
