@@ -21,7 +21,7 @@ fn check(z: &ZSet, model: &BTreeMap<Vec<u8>, f64>) {
         assert_eq!(z.rank(member), Some(rank));
         assert_eq!(z.score(member), Some(*score));
         let (m, s) = z.get_by_rank(rank).expect("rank in range");
-        assert_eq!((m.as_ref(), s), (member.as_slice(), *score));
+        assert_eq!((m, s), (member.as_slice(), *score));
     }
     for x in [-1.0, 0.0, 1.0, 2.5, f64::INFINITY, f64::NEG_INFINITY] {
         let at_least = expected.iter().position(|(_, s)| *s >= x).unwrap_or(expected.len());
@@ -102,7 +102,7 @@ fn ties_order_by_member_bytes() {
         z.insert(m.as_bytes(), 1.0);
     }
     z.insert(b"z", 0.5);
-    let order: Vec<&[u8]> = z.iter().map(|(m, _)| m.as_ref()).collect();
+    let order: Vec<&[u8]> = z.iter().map(|(m, _)| m).collect();
     assert_eq!(order, vec![&b"z"[..], b"a", b"ab", b"b", b"c"]);
     assert_eq!(z.insert(b"z", 2.0), Some(0.5), "re-scoring moves the member");
     assert_eq!(z.rank(b"z"), Some(4));
