@@ -3,8 +3,9 @@
 
 use crate::convert::{format_number, frame_to_lua};
 use crate::limits::Control;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mlua::{Lua, Table, Value};
+use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use weir_protocol::Frame;
@@ -13,6 +14,8 @@ use weir_state::{Access, Db, ExecCtx, ScriptCall};
 /// The Rust error `redis.call` raises; the error handler swaps in the
 /// error reply it left in `holder.call_error`.
 pub(crate) const CALL_MARKER: &str = "weir: redis.call failed";
+/// Bytes reserved per argument before copying a call's arguments.
+const ARGUMENT_GUESS: usize = 16;
 
 /// The state a running script's `redis.call` works on. `redis.call` and
 /// `redis.pcall` are created once with the interpreter (not per run, which
@@ -101,8 +104,7 @@ fn check_and_run(
     if args.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call".into());
     }
-    let args = args.iter().map(argument).collect::<Option<Vec<Bytes>>>();
-    let args = args.ok_or("ERR Lua redis lib command arguments must be strings or integers")?;
+    let args = arguments(args).ok_or("ERR Lua redis lib command arguments must be strings or integers")?;
     if let Some(reply) = node_command(&args, ctx) {
         return reply;
     }
@@ -175,12 +177,30 @@ fn not_found_message(name: &[u8]) -> String {
     }
 }
 
-/// A `redis.call` argument: strings as they are, numbers as Lua prints them.
-fn argument(value: &Value) -> Option<Bytes> {
-    match value {
-        Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Integer(i) => Some(Bytes::from(i.to_string())),
-        Value::Number(n) => Some(Bytes::from(format_number(*n))),
-        _ => None,
+/// A call's arguments as Redis takes them (strings as they are, numbers as
+/// Lua prints them), copied into one allocation for the whole call, not
+/// one each.
+fn arguments(values: &[Value]) -> Option<Vec<Bytes>> {
+    let mut text = BytesMut::with_capacity(values.len() * ARGUMENT_GUESS);
+    let mut ends = Vec::with_capacity(values.len());
+    for value in values {
+        match value {
+            Value::String(s) => text.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => write!(text, "{i}").expect("a BytesMut grows"),
+            Value::Number(n) => text.extend_from_slice(format_number(*n).as_bytes()),
+            _ => return None,
+        }
+        ends.push(text.len());
     }
+    let text = text.freeze();
+    let mut start = 0;
+    Some(
+        ends.into_iter()
+            .map(|end| {
+                let arg = text.slice(start..end);
+                start = end;
+                arg
+            })
+            .collect(),
+    )
 }

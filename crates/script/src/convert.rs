@@ -43,14 +43,16 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
+/// `{ok = text}` or `{err = text}`: sized for its one field, so setting it
+/// does not resize the table.
 fn status_table(lua: &Lua, field: &str, text: &[u8]) -> Result<Value> {
-    let t = lua.create_table()?;
+    let t = lua.create_table_with_capacity(0, 1)?;
     t.raw_set(field, lua.create_string(text)?)?;
     Ok(Value::Table(t))
 }
 
 fn wrap(lua: &Lua, field: &str, inner: Value) -> Result<Value> {
-    let t = lua.create_table()?;
+    let t = lua.create_table_with_capacity(0, 1)?;
     t.raw_set(field, inner)?;
     Ok(Value::Table(t))
 }
