@@ -3,12 +3,13 @@
 
 use crate::convert::{format_number, frame_to_lua};
 use crate::limits::Control;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use weir_protocol::Frame;
+use weir_state::value::SharedText;
 use weir_state::{Access, Db, ExecCtx, ScriptCall};
 
 /// The Rust error `redis.call` raises; the error handler swaps in the
@@ -181,26 +182,14 @@ fn not_found_message(name: &[u8]) -> String {
 /// Lua prints them), copied into one allocation for the whole call, not
 /// one each.
 fn arguments(values: &[Value]) -> Option<Vec<Bytes>> {
-    let mut text = BytesMut::with_capacity(values.len() * ARGUMENT_GUESS);
-    let mut ends = Vec::with_capacity(values.len());
+    let mut shared = SharedText::with_capacity(values.len() * ARGUMENT_GUESS, values.len());
     for value in values {
         match value {
-            Value::String(s) => text.extend_from_slice(&s.as_bytes()),
-            Value::Integer(i) => write!(text, "{i}").expect("a BytesMut grows"),
-            Value::Number(n) => text.extend_from_slice(format_number(*n).as_bytes()),
+            Value::String(s) => shared.push(&s.as_bytes()),
+            Value::Integer(i) => shared.push_with(|text| write!(text, "{i}").expect("a BytesMut grows")),
+            Value::Number(n) => shared.push(format_number(*n).as_bytes()),
             _ => return None,
         }
-        ends.push(text.len());
     }
-    let text = text.freeze();
-    let mut start = 0;
-    Some(
-        ends.into_iter()
-            .map(|end| {
-                let arg = text.slice(start..end);
-                start = end;
-                arg
-            })
-            .collect(),
-    )
+    Some(shared.finish())
 }

@@ -160,29 +160,59 @@ impl Elem {
     }
 }
 
-/// Copies byte strings into one allocation and returns a `Bytes` slice of
-/// it for each. The slices live and die together (one reply, one stream
-/// entry), so sharing retains nothing; and nothing refers to the buffer
+/// Texts written one after another into one allocation and handed out as
+/// `Bytes` slices of it, one per text: a reply's members or fields, a
+/// script call's arguments. The slices live and die together (one reply,
+/// one call), so sharing retains nothing; and nothing refers to the buffer
 /// the originals came from (a command's arguments are slices of its whole
 /// Raft batch, which a stored slice would keep alive).
+pub struct SharedText {
+    text: BytesMut,
+    /// Where each text ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl SharedText {
+    pub fn with_capacity(bytes: usize, texts: usize) -> SharedText {
+        SharedText { text: BytesMut::with_capacity(bytes), ends: Vec::with_capacity(texts) }
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.push_with(|text| text.extend_from_slice(bytes));
+    }
+
+    /// A text as `write` appends it (a number or an ID formatted in place).
+    pub fn push_with(&mut self, write: impl FnOnce(&mut BytesMut)) {
+        write(&mut self.text);
+        self.ends.push(self.text.len());
+    }
+
+    /// The texts, in the order they were pushed.
+    pub fn finish(self) -> Vec<Bytes> {
+        let text = self.text.freeze();
+        let mut start = 0;
+        self.ends
+            .into_iter()
+            .map(|end| {
+                let slice = text.slice(start..end);
+                start = end;
+                slice
+            })
+            .collect()
+    }
+}
+
+/// Copies byte strings into one allocation ([`SharedText`]).
 pub fn copy_shared<'a, I>(items: I) -> Vec<Bytes>
 where
     I: Iterator<Item = &'a [u8]> + Clone,
 {
-    let total: usize = items.clone().map(<[u8]>::len).sum();
-    let mut buf = BytesMut::with_capacity(total);
-    for item in items.clone() {
-        buf.extend_from_slice(item);
+    let (bytes, count) = items.clone().fold((0, 0), |(bytes, count), item| (bytes + item.len(), count + 1));
+    let mut shared = SharedText::with_capacity(bytes, count);
+    for item in items {
+        shared.push(item);
     }
-    debug_assert_eq!(buf.len(), total);
-    let buf = buf.freeze();
-    let mut at = 0;
-    items
-        .map(|item| {
-            at += item.len();
-            buf.slice(at - item.len()..at)
-        })
-        .collect()
+    shared.finish()
 }
 
 impl PartialEq for Elem {
@@ -214,6 +244,17 @@ impl std::fmt::Debug for Elem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_texts_come_back_in_order_from_one_buffer() {
+        let mut shared = SharedText::with_capacity(4, 3);
+        shared.push(b"member");
+        shared.push_with(|text| text.extend_from_slice(b"1700000000000-0"));
+        shared.push(b"");
+        let texts = shared.finish();
+        assert_eq!(texts, [&b"member"[..], b"1700000000000-0", b""]);
+        assert_eq!(texts[0].as_ptr().wrapping_add(6), texts[1].as_ptr(), "one buffer, in order");
+    }
 
     #[test]
     fn elements_are_compact_and_exact() {

@@ -5,8 +5,8 @@ use super::{is, reply, syntax, wrong_arity, wrongtype};
 use crate::db::{Db, ExecCtx};
 use crate::stream::id::{Parsed, MAX_ID_TEXT};
 use crate::stream::{Entry, Fields, Stream, StreamId, Trim, DEFAULT_TRIM_LIMIT};
-use crate::value::Value;
-use bytes::{Bytes, BytesMut};
+use crate::value::{SharedText, Value};
+use bytes::Bytes;
 use weir_protocol::Frame;
 
 pub(super) fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a Stream>, Frame> {
@@ -34,31 +34,18 @@ pub fn entry_frame(id: StreamId, entry: &Entry) -> Frame {
 /// IDs formatted and their fields copied into one shared allocation: one
 /// allocation per reply, not one per ID or field.
 pub fn entry_frames(entries: &[(StreamId, &Entry)]) -> Vec<Frame> {
-    let size = entries.iter().map(|(_, e)| MAX_ID_TEXT + e.fields.text_len()).sum();
-    let mut text = BytesMut::with_capacity(size);
-    // Where each ID and each field ends in `text`, in reply order.
-    let mut ends = Vec::with_capacity(entries.iter().map(|(_, e)| 1 + e.fields.len()).sum());
+    let bytes = entries.iter().map(|(_, e)| MAX_ID_TEXT + e.fields.text_len()).sum();
+    let mut shared = SharedText::with_capacity(bytes, entries.iter().map(|(_, e)| 1 + e.fields.len()).sum());
     for (id, entry) in entries {
-        id.write_text(&mut text);
-        ends.push(text.len());
-        for field in entry.fields.iter() {
-            text.extend_from_slice(field);
-            ends.push(text.len());
-        }
+        shared.push_with(|text| id.write_text(text));
+        entry.fields.iter().for_each(|field| shared.push(field));
     }
-    let text = text.freeze();
-    let (mut start, mut ends) = (0, ends.into_iter());
-    let mut next = || {
-        let end = ends.next().expect("an end per ID and per field");
-        let bulk = Frame::Bulk(text.slice(start..end));
-        start = end;
-        bulk
-    };
+    let mut texts = shared.finish().into_iter().map(Frame::Bulk);
     entries
         .iter()
         .map(|(_, entry)| {
-            let id = next();
-            let fields = (0..entry.fields.len()).map(|_| next()).collect();
+            let id = texts.next().expect("a text per ID");
+            let fields = texts.by_ref().take(entry.fields.len()).collect();
             Frame::Array(vec![id, Frame::Array(fields)])
         })
         .collect()
