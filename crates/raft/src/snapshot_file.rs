@@ -45,9 +45,8 @@ impl SnapshotFile {
         &self.path
     }
 
-    /// Writes `meta` and `db` atomically.
-    /// The state is written from where it lies, never copied: a snapshot
-    /// is as large as the partition's state.
+    /// Writes `meta` and `db` atomically, `db` from where it lies, never
+    /// copied: a snapshot is as large as the partition's state.
     pub fn save(&self, meta: &Meta, db: &[u8]) -> Result<(), SnapshotFileError> {
         let meta_bytes = encode_meta(meta);
         let payload_len = meta_bytes.len() + db.len();

@@ -133,14 +133,6 @@ impl Elem {
         Bytes::copy_from_slice(self.as_bytes())
     }
 
-    pub fn len(&self) -> usize {
-        self.as_bytes().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.as_bytes().is_empty()
-    }
-
     /// Copies elements out for a reply (LRANGE, a counted pop): one
     /// allocation and one copy, not an allocation per element (which was
     /// most of LRANGE 600's time).
