@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_util::codec::Decoder;
 use weir_protocol::{encode, Frame, Limits, RequestDecoder};
+use weir_state::names::LastName;
 use weir_state::Access;
 
 /// Replies awaited at most at once per client before they are drained.
@@ -56,6 +57,8 @@ struct Conn<'a> {
     input: BytesMut,
     /// Plain writes grouped per partition, and the groups' replies.
     pipeline: Pipeline,
+    /// The last command name resolved (a pipeline mostly repeats one).
+    last: LastName<Resolved>,
 }
 
 pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
@@ -73,6 +76,7 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
         reader,
         input: BytesMut::with_capacity(READ_CHUNK),
         pipeline: Pipeline::default(),
+        last: LastName::default(),
     };
     loop {
         match conn.run_buffered(&mut decoder).await {
@@ -137,7 +141,7 @@ impl Conn<'_> {
     }
 
     async fn run_one(&mut self, args: Vec<Bytes>) -> Result<(), String> {
-        let resolved = args.first().and_then(|name| crate::commands::resolve(name));
+        let resolved = args.first().and_then(|name| self.last.get(name, crate::commands::resolve));
         if needs_barrier(self.node, &self.session, resolved, &args) {
             self.drain().await?;
         }

@@ -319,11 +319,15 @@ impl Db {
         self.ready.0.clear();
         let mut replies = Vec::with_capacity(count);
         let mut args = Vec::new();
+        let mut last = crate::names::LastName::default();
         for _ in 0..count {
             let reply = match r.u8()? {
                 TAG_COMMAND => {
                     r.command_into(&mut args)?;
-                    self.execute(&mut ctx, &args)
+                    match args.first().and_then(|name| last.get(name, crate::spec::lookup)) {
+                        Some(spec) => self.execute_spec(&mut ctx, spec, &args),
+                        None => self.execute(&mut ctx, &args),
+                    }
                 }
                 TAG_TRANSACTION => self.apply_transaction(&mut ctx, &mut r, &mut scripts)?,
                 TAG_EXPIRE => Frame::Integer(self.active_expire(now_ms, r.u32()? as usize) as i64),

@@ -68,6 +68,10 @@ impl ExecCtx {
     }
 }
 
+/// A live key holds another type than the command works on (WRONGTYPE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongKind;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub value: Value,
@@ -190,6 +194,35 @@ impl Db {
         })
     }
 
+    /// The live entry for writing if its value is of the kind `is_kind`
+    /// accepts: `Ok(None)` when absent, `Err(WrongKind)` when live but of
+    /// another kind, left untouched (no version change: a command refused
+    /// WRONGTYPE changes nothing a WATCH sees). Two descents of the tree:
+    /// one to check, one to borrow for writing.
+    pub fn get_mut_kind(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        is_kind: impl FnOnce(&Value) -> bool,
+    ) -> Result<Option<&mut Entry>, WrongKind> {
+        with_stored(key, |stored| {
+            match self.map.get(stored) {
+                None => return Ok(None),
+                Some(e) if e.expire_at != 0 && e.expire_at <= now => {
+                    self.remove_stored(stored);
+                    return Ok(None);
+                }
+                Some(e) if !is_kind(&e.value) => return Err(WrongKind),
+                Some(_) => {}
+            }
+            self.write_seq += 1;
+            let version = self.write_seq;
+            let entry = self.map.get_mut(stored).expect("found just above");
+            entry.version = version;
+            Ok(Some(entry))
+        })
+    }
+
     /// Stores `value` at `key` in one descent of the tree, whether or not
     /// the key exists (the hot path of SET and of creating counters).
     pub fn upsert(&mut self, key: &[u8], now: u64, value: Value, ttl: Ttl) {
@@ -271,10 +304,11 @@ impl Db {
 
     /// Removes an empty collection left by a command.
     pub fn drop_if_empty(&mut self, key: &[u8]) {
-        let stored = stored_key(key);
-        if self.map.get(&stored).is_some_and(|e| e.value.is_empty_collection()) {
-            self.remove_stored(&stored);
-        }
+        with_stored(key, |stored| {
+            if self.map.get(stored).is_some_and(|e| e.value.is_empty_collection()) {
+                self.remove_stored(stored);
+            }
+        })
     }
 
     /// WATCH's view of a key: 0 when absent or expired.

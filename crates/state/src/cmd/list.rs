@@ -25,8 +25,8 @@ fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a List>, Frame>
 
 /// The live list at `key` for writing (`None` if absent; WRONGTYPE if not a list).
 fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut List>, Frame> {
-    read(db, key, now)?;
-    match db.get_mut(key, now).map(|e| &mut e.value) {
+    let entry = db.get_mut_kind(key, now, |v| matches!(v, Value::List(_))).map_err(|_| wrongtype())?;
+    match entry.map(|e| &mut e.value) {
         Some(Value::List(l)) => Ok(Some(l)),
         _ => Ok(None),
     }
@@ -102,7 +102,9 @@ fn pop_many(db: &mut Db, key: &[u8], now: u64, end: End, count: usize) -> Result
     let Some(list) = write(db, key, now)? else { return Ok(Vec::new()) };
     let take = count.min(list.len());
     let popped: Vec<Elem> = (0..take).filter_map(|_| pop_end(list, end)).collect();
-    db.drop_if_empty(key);
+    if list.is_empty() {
+        db.remove(key);
+    }
     Ok(Elem::copy_all(popped.iter()))
 }
 
@@ -110,7 +112,9 @@ fn pop_many(db: &mut Db, key: &[u8], now: u64, end: End, count: usize) -> Result
 fn pop_one(db: &mut Db, ctx: &mut ExecCtx, key: &[u8], end: End) -> Result<Option<Bytes>, Frame> {
     let Some(list) = write(db, key, ctx.now_ms)? else { return Ok(None) };
     let popped = pop_end(list, end);
-    db.drop_if_empty(key);
+    if list.is_empty() {
+        db.remove(key);
+    }
     Ok(popped.map(|elem| ctx.copy(elem.as_bytes())))
 }
 
@@ -123,13 +127,13 @@ fn pop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], end: End) -> Result<Frame
         Some(c) => Some(positive(c, "ERR value is out of range, must be positive")?),
     };
     let key = &args[1];
-    let Some(list) = read(db, key, ctx.now_ms)? else {
-        return Ok(if count.is_some() { Frame::NullArray } else { Frame::Null });
-    };
-    debug_assert!(!list.is_empty(), "empty lists are removed");
+    // Empty lists are removed: a key that is there has an element to pop.
     Ok(match count {
         None => pop_one(db, ctx, key, end)?.map_or(Frame::Null, Frame::Bulk),
-        Some(count) => Frame::Array(super::bulks(pop_many(db, key, ctx.now_ms, end, count)?)),
+        Some(count) => match read(db, key, ctx.now_ms)? {
+            None => Frame::NullArray,
+            Some(_) => Frame::Array(super::bulks(pop_many(db, key, ctx.now_ms, end, count)?)),
+        },
     })
 }
 

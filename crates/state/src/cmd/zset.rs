@@ -21,8 +21,8 @@ fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a ZSet>, Frame>
 }
 
 fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut ZSet>, Frame> {
-    read(db, key, now)?;
-    match db.get_mut(key, now).map(|e| &mut e.value) {
+    let entry = db.get_mut_kind(key, now, |v| matches!(v, Value::ZSet(_))).map_err(|_| wrongtype())?;
+    match entry.map(|e| &mut e.value) {
         Some(Value::ZSet(z)) => Ok(Some(z)),
         _ => Ok(None),
     }
