@@ -44,6 +44,27 @@ pub struct CommandSpec {
     pub handler: Option<Handler>,
     /// Set for commands whose keys follow a `numkeys` argument.
     pub movable: Option<KeyFinder>,
+    /// `flags` holds "blocking" (asked of every command routed).
+    pub blocking: bool,
+}
+
+/// Whether `flags` holds `flag`, at compile time.
+pub const fn has_flag(flags: &[&str], flag: &str) -> bool {
+    let mut i = 0;
+    while i < flags.len() {
+        let (a, b) = (flags[i].as_bytes(), flag.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 impl CommandSpec {
@@ -78,7 +99,8 @@ impl CommandSpec {
 
     /// Whether the command may wait for data (BLPOP and friends).
     pub fn is_blocking(&self) -> bool {
-        self.flags.contains(&"blocking")
+        debug_assert_eq!(self.blocking, self.flags.contains(&"blocking"));
+        self.blocking
     }
 
     /// How long this call may wait for data: `None` if it does not block
@@ -139,7 +161,7 @@ macro_rules! commands {
         &[$(CommandSpec {
             name: $name, arity: $arity, flags: $flags, first_key: $f, last_key: $l, step: $s,
             access: $access, group: $group, summary: $summary, since: "1.0.0", handler: Some($handler),
-            movable: commands!(@finder $($finder)?),
+            movable: commands!(@finder $($finder)?), blocking: has_flag($flags, "blocking"),
         },)*]
     };
 }
@@ -324,6 +346,15 @@ mod tests {
         let blmpop = lookup(b"blmpop").expect("blmpop");
         assert_eq!(blmpop.key_indexes(&words(&["blmpop", "0", "1", "a", "left"])).collect::<Vec<_>>(), vec![3]);
         assert!(lookup(b"GeT").is_some() && lookup(b"nope").is_none());
+    }
+
+    #[test]
+    fn the_blocking_flag_is_computed_from_the_flags() {
+        for spec in all_commands() {
+            assert_eq!(spec.blocking, spec.flags.contains(&"blocking"), "{}", spec.name);
+        }
+        assert!(lookup(b"blpop").is_some_and(|s| s.blocking) && lookup(b"lpop").is_some_and(|s| !s.blocking));
+        assert!(has_flag(&["a", "blocking"], "blocking") && !has_flag(&["blockin"], "blocking"));
     }
 
     #[test]

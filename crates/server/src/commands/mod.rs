@@ -71,6 +71,7 @@ const fn spec(
         since: "1.0.0",
         handler: None,
         movable: None,
+        blocking: weir_state::spec::has_flag(flags, "blocking"),
     }
 }
 
