@@ -77,12 +77,32 @@ pub(crate) fn redis_call(
     // until the run that is calling us returns; one script runs at a time.
     let (db, ctx, call) = unsafe { (&mut *running.db, &mut *running.ctx, &*running.call) };
     let (reply, failed) = bridge(db, ctx, call, control, args);
-    let value = frame_to_lua(lua, &reply, resp3)?;
+    let value = limit_lifted(lua, || {
+        let value = frame_to_lua(lua, &reply, resp3)?;
+        if failed && raise {
+            holder.raw_set("call_error", value.clone())?;
+        }
+        Ok(value)
+    })?;
     if failed && raise {
-        holder.raw_set("call_error", value)?;
         return Err(mlua::Error::RuntimeError(CALL_MARKER.into()));
     }
     Ok(value)
+}
+
+/// Runs `f` with the script's memory limit lifted. Under a limit, mlua
+/// wraps every string and table it creates in a protected call of its own
+/// (~2,000 instructions each, a third of a flash-sale purchase); without
+/// one, allocation cannot fail (mlua aborts on a failed allocation) and it
+/// pushes them directly. Used for a command's reply on its way into Lua:
+/// that reply already exists in full, so it may take the script past its
+/// limit by its own size at most, and the script's next allocation then
+/// fails as usual.
+fn limit_lifted<R>(lua: &Lua, f: impl FnOnce() -> mlua::Result<R>) -> mlua::Result<R> {
+    let limit = lua.set_memory_limit(0)?;
+    let result = f();
+    lua.set_memory_limit(limit)?;
+    result
 }
 
 fn bridge(db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall, control: &Control, args: &[Value]) -> (Frame, bool) {

@@ -106,6 +106,31 @@ fn runaway_scripts_stop_deterministically() {
     assert_eq!(eval(&mut e, &mut db, "return 1", &[], &[]), Frame::Integer(1));
 }
 
+/// A reply enters Lua with the memory limit lifted (`call::limit_lifted`):
+/// replies that take a script past its limit end it at its next allocation,
+/// and the limit holds again for the next run.
+#[test]
+fn replies_past_the_memory_limit_end_the_script() {
+    let limits = Limits { max_memory: 1 << 20, ..Limits::default() };
+    let (mut e, mut db) = (Engine::new(limits).expect("engine"), Db::new());
+    for i in 0..50 {
+        let element = format!("{i:0>60000}");
+        db.execute(&mut ctx(), &[b("RPUSH"), b("big"), b(&element)]);
+    }
+    db.execute(&mut ctx(), &[b("RPUSH"), b("small"), b("x")]);
+    // 3 MB of replies against a 1 MB limit: the next allocations fail
+    // (the error handler has no memory left to describe it).
+    let body =
+        "local r = redis.call('LRANGE', KEYS[1], 0, -1) local t = {} for i = 1, 1000 do t[i] = {i} end return #r";
+    let reply = eval(&mut e, &mut db, body, &["big"], &[]);
+    assert!(reply.is_error(), "{reply:?}");
+    assert_eq!(eval(&mut e, &mut db, body, &["small"], &[]), Frame::Integer(1), "the same script within the limit");
+    let reply = eval(&mut e, &mut db, "return #redis.call('LRANGE', KEYS[1], 0, 2)", &["big"], &[]);
+    assert_eq!(reply, Frame::Integer(3), "within the limit, a reply is converted as before");
+    let reply = eval(&mut e, &mut db, "local t = {} for i = 1, 1000000 do t[i] = i end return 1", &[], &[]);
+    assert!(reply.is_error(), "the limit holds again: {reply:?}");
+}
+
 #[test]
 fn busy_scripts_are_throttled_without_changing_their_result() {
     let runaway = |throttle_after_ms| {
