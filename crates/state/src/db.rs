@@ -11,6 +11,7 @@
 //! clock. Reads (Mode::Read) treat expired keys as absent but never remove
 //! them.
 
+use crate::keyspace_key::{KeyRef, StoredKey};
 use crate::value::Value;
 use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
@@ -83,7 +84,7 @@ pub struct Entry {
 
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Db {
-    pub(crate) map: BTreeMap<Box<[u8]>, Entry>,
+    pub(crate) map: BTreeMap<StoredKey, Entry>,
     /// (deadline, stored key) for keys with a TTL: active expiry.
     pub(crate) expiring: BTreeSet<(u64, Box<[u8]>)>,
     pub(crate) write_seq: u64,
@@ -115,11 +116,11 @@ pub fn hash48(key: &[u8]) -> u64 {
     (h ^ (h >> 48)) & 0xffff_ffff_ffff
 }
 
-pub fn stored_key(key: &[u8]) -> Box<[u8]> {
+pub fn stored_key(key: &[u8]) -> StoredKey {
     let mut out = Vec::with_capacity(HASH_LEN + key.len());
     out.extend_from_slice(&hash48(key).to_be_bytes()[2..]);
     out.extend_from_slice(key);
-    out.into_boxed_slice()
+    StoredKey(out.into_boxed_slice())
 }
 
 /// Runs `f` on the stored form of `key`, on the stack when it is short (a
@@ -175,20 +176,20 @@ impl Db {
 
     /// The live entry for `key` at `now`.
     pub fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        with_stored(key, |s| self.map.get(s)).filter(|e| e.expire_at == 0 || e.expire_at > now)
+        with_stored(key, |s| self.map.get(KeyRef::new(s))).filter(|e| e.expire_at == 0 || e.expire_at > now)
     }
 
     /// The live entry for writing: an expired one is removed first.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         with_stored(key, |stored| {
-            let expired = self.map.get(stored).map(|e| e.expire_at != 0 && e.expire_at <= now)?;
+            let expired = self.map.get(KeyRef::new(stored)).map(|e| e.expire_at != 0 && e.expire_at <= now)?;
             if expired {
                 self.remove_stored(stored);
                 return None;
             }
             self.write_seq += 1;
             let version = self.write_seq;
-            let entry = self.map.get_mut(stored)?;
+            let entry = self.map.get_mut(KeyRef::new(stored))?;
             entry.version = version;
             Some(entry)
         })
@@ -206,7 +207,7 @@ impl Db {
         is_kind: impl FnOnce(&Value) -> bool,
     ) -> Result<Option<&mut Entry>, WrongKind> {
         with_stored(key, |stored| {
-            match self.map.get(stored) {
+            match self.map.get(KeyRef::new(stored)) {
                 None => return Ok(None),
                 Some(e) if e.expire_at != 0 && e.expire_at <= now => {
                     self.remove_stored(stored);
@@ -217,7 +218,7 @@ impl Db {
             }
             self.write_seq += 1;
             let version = self.write_seq;
-            let entry = self.map.get_mut(stored).expect("found just above");
+            let entry = self.map.get_mut(KeyRef::new(stored)).expect("found just above");
             entry.version = version;
             Ok(Some(entry))
         })
@@ -241,10 +242,10 @@ impl Db {
                 };
                 if old != new {
                     if old != 0 {
-                        expiring.remove(&(old, slot.key().clone()));
+                        expiring.remove(&(old, slot.key().to_boxed()));
                     }
                     if new != 0 {
-                        expiring.insert((new, slot.key().clone()));
+                        expiring.insert((new, slot.key().to_boxed()));
                     }
                 }
                 *slot.get_mut() = Entry { value, expire_at: new, version };
@@ -252,7 +253,7 @@ impl Db {
             Slot::Vacant(slot) => {
                 let at = if let Ttl::At(at) = ttl { at } else { 0 };
                 if at != 0 {
-                    expiring.insert((at, slot.key().clone()));
+                    expiring.insert((at, slot.key().to_boxed()));
                 }
                 slot.insert(Entry { value, expire_at: at, version });
             }
@@ -264,11 +265,11 @@ impl Db {
         let stored = stored_key(key);
         if let Some(old) = self.map.get(&stored) {
             if old.expire_at != 0 {
-                self.expiring.remove(&(old.expire_at, stored.clone()));
+                self.expiring.remove(&(old.expire_at, stored.to_boxed()));
             }
         }
         if expire_at != 0 {
-            self.expiring.insert((expire_at, stored.clone()));
+            self.expiring.insert((expire_at, stored.to_boxed()));
         }
         self.write_seq += 1;
         self.map.insert(stored, Entry { value, expire_at, version: self.write_seq });
@@ -279,13 +280,13 @@ impl Db {
         let stored = stored_key(key);
         let Some(entry) = self.map.get_mut(&stored) else { return };
         if entry.expire_at != 0 {
-            self.expiring.remove(&(entry.expire_at, stored.clone()));
+            self.expiring.remove(&(entry.expire_at, stored.to_boxed()));
         }
         entry.expire_at = expire_at;
         self.write_seq += 1;
         entry.version = self.write_seq;
         if expire_at != 0 {
-            self.expiring.insert((expire_at, stored));
+            self.expiring.insert((expire_at, stored.to_boxed()));
         }
     }
 
@@ -294,7 +295,7 @@ impl Db {
     }
 
     fn remove_stored(&mut self, stored: &[u8]) -> Option<Entry> {
-        let entry = self.map.remove(stored)?;
+        let entry = self.map.remove(KeyRef::new(stored))?;
         if entry.expire_at != 0 {
             self.expiring.remove(&(entry.expire_at, Box::from(stored)));
         }
@@ -305,7 +306,7 @@ impl Db {
     /// Removes an empty collection left by a command.
     pub fn drop_if_empty(&mut self, key: &[u8]) {
         with_stored(key, |stored| {
-            if self.map.get(stored).is_some_and(|e| e.value.is_empty_collection()) {
+            if self.map.get(KeyRef::new(stored)).is_some_and(|e| e.value.is_empty_collection()) {
                 self.remove_stored(stored);
             }
         })
@@ -341,7 +342,7 @@ impl Db {
     pub fn flush(&mut self) {
         // A write-behind sink deletes every tracked row a flush removes.
         if !self.feeds.is_empty() {
-            let keys: Vec<Box<[u8]>> = self.map.keys().cloned().collect();
+            let keys: Vec<StoredKey> = self.map.keys().cloned().collect();
             for stored in keys {
                 self.note_change(&stored[HASH_LEN..]);
             }
@@ -430,8 +431,8 @@ impl Db {
         start.truncate(HASH_LEN);
         let mut keys = Vec::new();
         let mut last_hash = None;
-        let from = (std::ops::Bound::Included(&start[..]), std::ops::Bound::Unbounded);
-        for (visited, (stored, entry)) in self.map.range::<[u8], _>(from).enumerate() {
+        let from = (std::ops::Bound::Included(KeyRef::new(&start)), std::ops::Bound::Unbounded);
+        for (visited, (stored, entry)) in self.map.range::<KeyRef, _>(from).enumerate() {
             let hash = hash_of(stored);
             // Stop only between hashes, so no key sharing a hash is skipped.
             if visited >= count && last_hash != Some(hash) {

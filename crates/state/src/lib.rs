@@ -20,6 +20,7 @@ pub mod changes;
 pub mod cmd;
 pub mod db;
 pub mod glob;
+pub mod keyspace_key;
 pub mod names;
 pub mod num;
 pub mod slot;

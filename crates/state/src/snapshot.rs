@@ -110,7 +110,7 @@ impl Db {
             let value = r.value()?;
             let stored = stored_key(&key);
             if expire_at != 0 {
-                db.expiring.insert((expire_at, stored.clone()));
+                db.expiring.insert((expire_at, stored.to_boxed()));
             }
             db.map.insert(stored, Entry { value, expire_at, version });
         }
