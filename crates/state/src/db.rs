@@ -181,18 +181,7 @@ impl Db {
 
     /// The live entry for writing: an expired one is removed first.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        with_stored(key, |stored| {
-            let expired = self.map.get(KeyRef::new(stored)).map(|e| e.expire_at != 0 && e.expire_at <= now)?;
-            if expired {
-                self.remove_stored(stored);
-                return None;
-            }
-            self.write_seq += 1;
-            let version = self.write_seq;
-            let entry = self.map.get_mut(KeyRef::new(stored))?;
-            entry.version = version;
-            Some(entry)
-        })
+        self.get_mut_kind(key, now, |_| true).ok().flatten()
     }
 
     /// The live entry for writing if its value is of the kind `is_kind`
