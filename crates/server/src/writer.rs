@@ -110,7 +110,18 @@ struct InFlight {
 /// propose again at once when answered, `Session::returning`). Without the
 /// wait, a closed-loop client answered when batch k is durable can only
 /// join the batch cut when k+1 is: one request per two fsync cycles.
-const GATHER_MAX: Duration = Duration::from_micros(200);
+/// The wait grows with the callers awaited, since this runtime writes
+/// each one's reply and reads its next request before it can queue:
+/// `GATHER_PER_CALLER` each, within `GATHER_MIN..=GATHER_MAX`.
+const GATHER_PER_CALLER: Duration = Duration::from_micros(20);
+const GATHER_MIN: Duration = Duration::from_micros(200);
+const GATHER_MAX: Duration = Duration::from_millis(1);
+
+/// How long a cut may wait for `expected` returning callers.
+fn gather_window(expected: usize) -> Duration {
+    let per_caller = GATHER_PER_CALLER.saturating_mul(u32::try_from(expected).unwrap_or(u32::MAX));
+    per_caller.clamp(GATHER_MIN, GATHER_MAX)
+}
 
 /// A caller waiting on a batch item.
 enum Pending {
@@ -265,10 +276,11 @@ impl Writer {
     }
 
     /// Whether the cut may stop waiting for returning callers: all are
-    /// back, or the batch before is durable and either GATHER_MAX has
+    /// back, or the batch before is durable and either the gather window has
     /// passed or woken blocked clients wait to run.
     fn gathered(&mut self, queued: usize, can_cut: bool, retries: bool) -> bool {
-        let until = *self.gather_until.get_or_insert_with(|| Instant::now() + GATHER_MAX);
+        let expected = self.expected;
+        let until = *self.gather_until.get_or_insert_with(|| Instant::now() + gather_window(expected));
         let done = gather_done(queued, self.expected, can_cut, retries || Instant::now() >= until);
         if done {
             self.gather_until = None;
@@ -528,7 +540,8 @@ fn fail_all(pending: Vec<Pending>, reply: &Frame) {
 
 #[cfg(test)]
 mod tests {
-    use super::gather_done;
+    use super::{gather_done, gather_window, GATHER_MAX, GATHER_MIN};
+    use std::time::Duration;
 
     #[test]
     fn a_gathered_cut_waits_for_the_expected_callers_or_the_deadline() {
@@ -536,5 +549,14 @@ mod tests {
         assert!(!gather_done(4, 5, true, false), "one missing, deadline not reached: wait");
         assert!(gather_done(4, 5, true, true), "deadline reached and the log is free: cut");
         assert!(!gather_done(4, 5, false, true), "the batch before is not durable: wait for it");
+    }
+
+    #[test]
+    fn the_gather_window_grows_with_the_callers_awaited_within_bounds() {
+        assert_eq!(gather_window(1), GATHER_MIN, "a few callers: the floor");
+        assert_eq!(gather_window(20), Duration::from_micros(400));
+        assert_eq!(gather_window(50), GATHER_MAX);
+        assert_eq!(gather_window(usize::MAX), GATHER_MAX, "no overflow");
+        assert!((1..200).all(|n| gather_window(n) <= gather_window(n + 1)), "monotonic");
     }
 }
