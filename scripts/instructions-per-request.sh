@@ -9,6 +9,7 @@
 #   scripts/instructions-per-request.sh                  # RPOP -P 16, a filled list
 #   LOAD=lpush PIPELINE=1 REQUESTS=30000 scripts/instructions-per-request.sh
 #   LOAD="ZINCRBY board 1 m:__rand_int__" scripts/instructions-per-request.sh
+#   KEEP=/tmp/cg.out scripts/instructions-per-request.sh  # keeps the profile
 #
 # Needs valgrind (apt-get install -y valgrind) and redis-benchmark. Under
 # callgrind weir runs ~50x slower, so batches are larger than at full
@@ -44,6 +45,8 @@ redis-benchmark -p "$port" -c 50 -n "$REQUESTS" -P "$PIPELINE" -q "${load[@]}" >
 callgrind_control -d "$pid" >/dev/null 2>&1
 dump=$(ls -t "$out".* | head -1)
 total=$(grep '^summary:' "$dump" | awk '{print $2}')
+# KEEP=path keeps the profile, for callgrind_annotate --inclusive=yes.
+if [ -n "${KEEP:-}" ]; then cp "$dump" "$KEEP"; fi
 echo "load: ${LOAD}, pipeline ${PIPELINE}, ${REQUESTS} requests"
 echo "instructions per request: $((total / REQUESTS))"
 echo "most costly functions (self, per request):"
