@@ -15,6 +15,7 @@ use bytes::Bytes;
 use std::collections::VecDeque;
 use tokio::sync::oneshot;
 use weir_protocol::Frame;
+use weir_state::EncodedCommands;
 
 /// Writes in one group at most (bounds a proposal like a pipeline's depth).
 pub const MAX_GROUP: usize = 256;
@@ -23,7 +24,7 @@ pub const MAX_GROUP: usize = 256;
 /// all handed out yet.
 #[derive(Default)]
 pub struct Pipeline {
-    forming: Option<(u32, Vec<Vec<Bytes>>)>,
+    forming: Option<(u32, EncodedCommands)>,
     proposed: VecDeque<Proposed>,
 }
 
@@ -45,19 +46,18 @@ impl Pipeline {
         if full {
             self.propose(node, returning()).await;
         }
-        self.forming.get_or_insert_with(|| (partition, Vec::new())).1.push(args);
+        // Encoded now, the arguments' vector is freed on this thread at
+        // once (a pipeline's worth freed later by the writer overflowed
+        // malloc's per-thread cache).
+        self.forming.get_or_insert_with(|| (partition, EncodedCommands::default())).1.push(&args);
     }
 
     /// Proposes the group being formed, if any.
     pub async fn propose(&mut self, node: &Node, returning: bool) {
-        let Some((partition, mut writes)) = self.forming.take() else { return };
+        let Some((partition, writes)) = self.forming.take() else { return };
         let count = writes.len();
         debug_assert!(count > 0, "a group holds at least one write");
-        let proposal = match count {
-            1 => Proposal::Command(writes.pop().expect("one write")),
-            _ => Proposal::Commands(writes),
-        };
-        let reply = node.partitions[partition as usize].propose_from(proposal, returning).await;
+        let reply = node.partitions[partition as usize].propose_from(Proposal::Commands(writes), returning).await;
         self.proposed.push_back(Proposed { reply: Some(reply), writes: count, replies: Vec::new().into_iter() });
     }
 

@@ -514,8 +514,10 @@ fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter
     match proposal {
         Proposal::Command(args) => builder.push_command(&args),
         Proposal::Commands(commands) => {
-            commands.iter().for_each(|args| builder.push_command(args));
-            return pending.push(Pending::Group(waiter, commands.len(), returning));
+            builder.push_commands(&commands);
+            if commands.len() > 1 {
+                return pending.push(Pending::Group(waiter, commands.len(), returning));
+            }
         }
         Proposal::Block { args, keys, deadline } => {
             builder.push_command(&args);
