@@ -32,9 +32,8 @@ const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
 pub enum Proposal {
     Command(Vec<Bytes>),
     /// A connection's consecutive writes to this partition, in order
-    /// (`crate::pipeline`), encoded as batch items: a lone write is answered
-    /// with its reply, several with one array of their replies, or one
-    /// error for all.
+    /// (`crate::pipeline`), encoded as batch items: answered with one array
+    /// of their replies, or one error for all.
     Commands(EncodedCommands),
     /// A blocking command (BLPOP...): parked if it finds nothing, until
     /// `deadline` (`None`: forever).

@@ -515,9 +515,7 @@ fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter
         Proposal::Command(args) => builder.push_command(&args),
         Proposal::Commands(commands) => {
             builder.push_commands(&commands);
-            if commands.len() > 1 {
-                return pending.push(Pending::Group(waiter, commands.len(), returning));
-            }
+            return pending.push(Pending::Group(waiter, commands.len(), returning));
         }
         Proposal::Block { args, keys, deadline } => {
             builder.push_command(&args);

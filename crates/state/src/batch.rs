@@ -125,8 +125,10 @@ impl EncodedCommands {
     }
 }
 
-/// A command item: its tag, then its arguments.
+/// A command item: its tag, then its arguments. Reserved at once: a
+/// group's buffer starts empty, and growing by each put cost reallocations.
 fn put_command(buf: &mut BytesMut, args: &[Bytes]) {
+    buf.reserve(1 + 4 + args.iter().map(|arg| 4 + arg.len()).sum::<usize>());
     buf.put_u8(TAG_COMMAND);
     put_args(buf, args);
 }
