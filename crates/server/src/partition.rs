@@ -17,7 +17,7 @@ use weir_protocol::Frame;
 use weir_raft::durability::Durability;
 use weir_raft::machine::{lock_backoff, try_lock, KeyCounts, Machine, SharedMachine};
 use weir_raft::Raft;
-use weir_state::{EncodedCommands, ExecCtx, Mode, ScriptCall, ScriptHost};
+use weir_state::{ExecCtx, Mode, ScriptCall, ScriptHost};
 
 /// How often a command waiting on a running script looks again.
 pub(crate) const SCRIPT_POLL: Duration = Duration::from_millis(1);
@@ -32,9 +32,9 @@ const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
 pub enum Proposal {
     Command(Vec<Bytes>),
     /// A connection's consecutive writes to this partition, in order
-    /// (`crate::pipeline`), encoded as batch items: answered with one array
-    /// of their replies, or one error for all.
-    Commands(EncodedCommands),
+    /// (`crate::pipeline`): answered with one array of their replies, or
+    /// one error for all.
+    Commands(Vec<Vec<Bytes>>),
     /// A blocking command (BLPOP...): parked if it finds nothing, until
     /// `deadline` (`None`: forever).
     Block {

@@ -15,7 +15,6 @@ use bytes::Bytes;
 use std::collections::VecDeque;
 use tokio::sync::oneshot;
 use weir_protocol::Frame;
-use weir_state::EncodedCommands;
 
 /// Writes in one group at most (bounds a proposal like a pipeline's depth).
 pub const MAX_GROUP: usize = 256;
@@ -24,47 +23,8 @@ pub const MAX_GROUP: usize = 256;
 /// all handed out yet.
 #[derive(Default)]
 pub struct Pipeline {
-    forming: Option<(u32, Forming)>,
+    forming: Option<(u32, Vec<Vec<Bytes>>)>,
     proposed: VecDeque<Proposed>,
-}
-
-/// A group being formed. A lone write travels as it is; from the second
-/// on, writes are encoded as batch items as they come, so each one's
-/// argument vector is freed on this thread at once (a pipeline's worth
-/// freed later by the writer overflowed malloc's per-thread cache), while
-/// a lone write costs no buffer of its own.
-enum Forming {
-    One(Vec<Bytes>),
-    Many(EncodedCommands),
-}
-
-impl Forming {
-    fn len(&self) -> usize {
-        match self {
-            Forming::One(_) => 1,
-            Forming::Many(writes) => writes.len(),
-        }
-    }
-
-    fn push(self, args: Vec<Bytes>) -> Forming {
-        let mut writes = match self {
-            Forming::One(first) => {
-                let mut writes = EncodedCommands::default();
-                writes.push(&first);
-                writes
-            }
-            Forming::Many(writes) => writes,
-        };
-        writes.push(&args);
-        Forming::Many(writes)
-    }
-
-    fn into_proposal(self) -> Proposal {
-        match self {
-            Forming::One(args) => Proposal::Command(args),
-            Forming::Many(writes) => Proposal::Commands(writes),
-        }
-    }
 }
 
 struct Proposed {
@@ -85,18 +45,19 @@ impl Pipeline {
         if full {
             self.propose(node, returning()).await;
         }
-        self.forming = Some(match self.forming.take() {
-            Some((_, forming)) => (partition, forming.push(args)),
-            None => (partition, Forming::One(args)),
-        });
+        self.forming.get_or_insert_with(|| (partition, Vec::new())).1.push(args);
     }
 
     /// Proposes the group being formed, if any.
     pub async fn propose(&mut self, node: &Node, returning: bool) {
-        let Some((partition, writes)) = self.forming.take() else { return };
+        let Some((partition, mut writes)) = self.forming.take() else { return };
         let count = writes.len();
         debug_assert!(count > 0, "a group holds at least one write");
-        let reply = node.partitions[partition as usize].propose_from(writes.into_proposal(), returning).await;
+        let proposal = match count {
+            1 => Proposal::Command(writes.pop().expect("one write")),
+            _ => Proposal::Commands(writes),
+        };
+        let reply = node.partitions[partition as usize].propose_from(proposal, returning).await;
         self.proposed.push_back(Proposed { reply: Some(reply), writes: count, replies: Vec::new().into_iter() });
     }
 

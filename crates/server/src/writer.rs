@@ -514,7 +514,7 @@ fn add(builder: &mut BatchBuilder, pending: &mut Vec<Pending>, (proposal, waiter
     match proposal {
         Proposal::Command(args) => builder.push_command(&args),
         Proposal::Commands(commands) => {
-            builder.push_commands(&commands);
+            commands.iter().for_each(|args| builder.push_command(args));
             return pending.push(Pending::Group(waiter, commands.len(), returning));
         }
         Proposal::Block { args, keys, deadline } => {

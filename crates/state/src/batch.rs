@@ -99,49 +99,6 @@ pub trait ScriptHost {
     fn eval(&mut self, db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall) -> Frame;
 }
 
-/// Plain commands already encoded as batch items, in order: a connection's
-/// pipelined writes to one partition, encoded where they were decoded (so
-/// their argument vectors are freed at once, on the thread that made them)
-/// and joined to a batch with one copy (`BatchBuilder::push_commands`).
-#[derive(Debug, Default)]
-pub struct EncodedCommands {
-    buf: BytesMut,
-    count: u32,
-}
-
-impl EncodedCommands {
-    pub fn push(&mut self, args: &[Bytes]) {
-        put_command(&mut self.buf, args);
-        self.count += 1;
-    }
-
-    /// Commands held.
-    pub fn len(&self) -> usize {
-        self.count as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-}
-
-/// A command item: its tag, then its arguments. Reserved at once: a
-/// group's buffer starts empty, and growing by each put cost reallocations.
-fn put_command(buf: &mut BytesMut, args: &[Bytes]) {
-    buf.reserve(1 + 4 + args.iter().map(|arg| 4 + arg.len()).sum::<usize>());
-    buf.put_u8(TAG_COMMAND);
-    put_args(buf, args);
-}
-
-/// A command's arguments: their count, then each one's length and bytes.
-fn put_args(buf: &mut BytesMut, args: &[Bytes]) {
-    buf.put_u32_le(args.len() as u32);
-    for arg in args {
-        buf.put_u32_le(arg.len() as u32);
-        buf.put_slice(arg);
-    }
-}
-
 pub struct BatchBuilder {
     buf: BytesMut,
     items: u32,
@@ -159,15 +116,18 @@ impl BatchBuilder {
         BatchBuilder { buf, items: 0, bodies: Vec::new() }
     }
 
-    pub fn push_command(&mut self, args: &[Bytes]) {
-        put_command(&mut self.buf, args);
-        self.items += 1;
+    fn command(&mut self, args: &[Bytes]) {
+        self.buf.put_u32_le(args.len() as u32);
+        for arg in args {
+            self.buf.put_u32_le(arg.len() as u32);
+            self.buf.put_slice(arg);
+        }
     }
 
-    /// Appends commands encoded beforehand, as if each were pushed here.
-    pub fn push_commands(&mut self, commands: &EncodedCommands) {
-        self.buf.extend_from_slice(&commands.buf);
-        self.items += commands.count;
+    pub fn push_command(&mut self, args: &[Bytes]) {
+        self.buf.put_u8(TAG_COMMAND);
+        self.command(args);
+        self.items += 1;
     }
 
     pub fn push_transaction(&mut self, watches: &[(Bytes, u64)], commands: &[Vec<Bytes>]) {
@@ -183,7 +143,7 @@ impl BatchBuilder {
         }
         self.buf.put_u32_le(commands.len() as u32);
         for args in commands {
-            put_args(&mut self.buf, args);
+            self.command(args);
         }
         self.items += 1;
     }
@@ -212,8 +172,8 @@ impl BatchBuilder {
                 }
             }
         }
-        put_args(&mut self.buf, &call.keys);
-        put_args(&mut self.buf, &call.args);
+        self.command(&call.keys);
+        self.command(&call.args);
         self.items += 1;
     }
 
@@ -449,22 +409,6 @@ mod tests {
         assert_eq!(replies[2], Frame::Array(vec![Frame::Integer(3), Frame::bulk("3")]));
         assert_eq!(replies[3], Frame::ok());
         assert!(db.is_empty());
-    }
-
-    #[test]
-    fn commands_encoded_beforehand_make_the_same_batch_as_commands_pushed() {
-        let commands = [args(&["SET", "k", "1"]), args(&["INCR", "k"]), args(&["LPUSH", "l", "a", ""])];
-        let mut pushed = BatchBuilder::new(5, 9);
-        pushed.push_flush();
-        commands.iter().for_each(|c| pushed.push_command(c));
-        let mut encoded = EncodedCommands::default();
-        commands.iter().for_each(|c| encoded.push(c));
-        assert_eq!(encoded.len(), 3);
-        let mut joined = BatchBuilder::new(5, 9);
-        joined.push_flush();
-        joined.push_commands(&encoded);
-        assert_eq!(joined.items(), pushed.items());
-        assert_eq!(joined.finish(), pushed.finish());
     }
 
     #[test]

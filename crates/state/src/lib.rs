@@ -30,7 +30,7 @@ pub mod stream;
 pub mod value;
 pub mod zset;
 
-pub use batch::{BatchBuilder, BatchError, EncodedCommands, ScriptCall, ScriptHost};
+pub use batch::{BatchBuilder, BatchError, ScriptCall, ScriptHost};
 pub use db::{Db, ExecCtx, Mode};
 pub use glob::glob_match;
 pub use slot::{key_slot, SLOT_COUNT};
