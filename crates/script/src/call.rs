@@ -1,29 +1,41 @@
 //! `redis.call` and `redis.pcall`: from Lua values to a command run on
 //! the partition's state, and back.
 
-use crate::convert::{format_number, frame_to_lua};
+use crate::convert::{format_number, push_frame, script_view};
 use crate::limits::Control;
 use bytes::Bytes;
-use mlua::{Lua, Table, Value};
+use mlua::ffi;
+use std::any::Any;
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{c_int, c_void};
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use weir_protocol::Frame;
 use weir_state::value::SharedText;
 use weir_state::{Access, Db, ExecCtx, ScriptCall};
 
-/// The Rust error `redis.call` raises; the error handler swaps in the
-/// error reply it left in `holder.call_error`.
-pub(crate) const CALL_MARKER: &str = "weir: redis.call failed";
 /// Bytes reserved per argument before copying a call's arguments.
 const ARGUMENT_GUESS: usize = 16;
 
-/// The state a running script's `redis.call` works on. `redis.call` and
-/// `redis.pcall` are created once with the interpreter (not per run, which
-/// cost a scope and two closures per EVAL); `Engine::execute` points this
-/// at its borrows for exactly the length of the run.
-#[derive(Default)]
-pub(crate) struct Current(Mutex<Option<Running>>);
+/// What `redis.call` and `redis.pcall` reach: Lua C functions (not mlua
+/// callbacks, whose argument and reply handles cost ~2,000 instructions a
+/// call, a tenth of a flash-sale purchase) with this bridge as an upvalue.
+/// The engine owns it, boxed, for as long as its interpreter.
+pub(crate) struct Bridge {
+    running: Cell<Option<Running>>,
+    control: Arc<Control>,
+    /// The running script's `redis.setresp(3)`.
+    resp3: Arc<AtomicBool>,
+    /// The reply being pushed into Lua. It lives here, not in the C
+    /// function's frame: pushing may fail (the script's memory limit) with
+    /// a Lua error that unwinds past that frame, which must therefore own
+    /// nothing that needs dropping.
+    reply: UnsafeCell<Frame>,
+    /// A panic inside a call, resumed once the script has returned.
+    panic: Cell<Option<Box<dyn Any + Send>>>,
+}
 
 #[derive(Clone, Copy)]
 struct Running {
@@ -34,85 +46,104 @@ struct Running {
 
 // SAFETY: the pointers are only dereferenced by `redis_call`, on the
 // thread running the script, while `Engine::execute` holds the borrows
-// they came from (see `Current::enter`).
-unsafe impl Send for Running {}
+// they came from (see `Bridge::enter`); the rest is only touched by that
+// thread, during a run.
+unsafe impl Send for Bridge {}
 
-/// Clears `Current` when the run ends, however it ends.
-pub(crate) struct Entered<'a>(&'a Current);
+/// Clears the bridge's borrows when the run ends, however it ends.
+pub(crate) struct Entered<'a>(&'a Bridge);
 
-impl Current {
+impl Bridge {
+    pub(crate) fn new(control: Arc<Control>, resp3: Arc<AtomicBool>) -> Bridge {
+        Bridge { running: Cell::new(None), control, resp3, reply: UnsafeCell::new(Frame::Null), panic: Cell::new(None) }
+    }
+
     /// Points `redis.call` at these borrows until the guard drops. The
     /// caller must not use them itself meanwhile: it only runs Lua.
     pub(crate) fn enter<'a>(&'a self, db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall) -> Entered<'a> {
-        let running = Running { db, ctx, call };
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
+        self.running.set(Some(Running { db, ctx, call }));
         Entered(self)
     }
 
-    fn get(&self) -> Option<Running> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    /// A panic a call caught during the run that just ended.
+    pub(crate) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        self.panic.take()
+    }
+
+    /// Runs the call whose arguments are on the stack into `reply`; true if
+    /// it failed. Touches the Lua stack only to read it: never raises.
+    fn run(&self, state: *mut ffi::lua_State) -> bool {
+        let outcome = match self.running.get() {
+            None => Err("ERR redis.call outside a script".to_string()),
+            Some(running) => {
+                // SAFETY: `enter` holds these borrows, unused by their
+                // owner, until the run calling us returns; one script runs
+                // at a time.
+                let (db, ctx, call) = unsafe { (&mut *running.db, &mut *running.ctx, &*running.call) };
+                // SAFETY: a C function's arguments are the stack.
+                unsafe { arguments(state) }.and_then(|args| check_and_run(db, ctx, call, &self.control, &args))
+            }
+        };
+        let (mut reply, failed) = match outcome {
+            Ok(reply) => {
+                let failed = reply.is_error();
+                (reply, failed)
+            }
+            Err(message) => (Frame::error(message), true),
+        };
+        script_view(&mut reply, self.resp3.load(Ordering::Relaxed));
+        // SAFETY: only this thread touches `reply`, and no borrow of it
+        // outlives a call.
+        unsafe { *self.reply.get() = reply };
+        failed
     }
 }
 
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.0.running.set(None);
+        // SAFETY: as in `Bridge::run`: the run is over.
+        unsafe { *self.0.reply.get() = Frame::Null };
     }
 }
 
-/// `redis.call` (`raise`) and `redis.pcall`.
-pub(crate) fn redis_call(
-    lua: &Lua,
-    current: &Current,
-    control: &Control,
-    holder: &Table,
-    resp3: bool,
-    args: &[Value],
-    raise: bool,
-) -> mlua::Result<Value> {
-    let Some(running) = current.get() else {
-        return Err(mlua::Error::RuntimeError("redis.call outside a script".into()));
+/// Creates `redis.call` (`raise`) or `redis.pcall` on top of the stack.
+///
+/// # Safety
+/// `state` has room for two values; `bridge` outlives the interpreter's
+/// use of the function.
+pub(crate) unsafe fn push_redis_call(state: *mut ffi::lua_State, bridge: *const Bridge, raise: bool) {
+    ffi::lua_pushlightuserdata(state, bridge.cast_mut().cast::<c_void>());
+    ffi::lua_pushboolean(state, c_int::from(raise));
+    ffi::lua_pushcclosure(state, redis_call, 2);
+}
+
+/// `redis.call` and `redis.pcall`. A failed call's `{err = ...}` is raised
+/// as the error itself by `redis.call` (the error handler adds where), and
+/// returned by `redis.pcall`.
+unsafe extern "C-unwind" fn redis_call(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: upvalues as `push_redis_call` set them.
+    let bridge = &*ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)).cast::<Bridge>();
+    let raise = ffi::lua_toboolean(state, ffi::lua_upvalueindex(2)) != 0;
+    let failed = match catch_unwind(AssertUnwindSafe(|| bridge.run(state))) {
+        Ok(failed) => failed,
+        Err(panic) => {
+            bridge.panic.set(Some(panic));
+            *bridge.reply.get() = Frame::error("ERR internal error in redis.call");
+            true
+        }
     };
-    // SAFETY: `Current::enter` holds these borrows, unused by their owner,
-    // until the run that is calling us returns; one script runs at a time.
-    let (db, ctx, call) = unsafe { (&mut *running.db, &mut *running.ctx, &*running.call) };
-    let (reply, failed) = bridge(db, ctx, call, control, args);
-    let value = limit_lifted(lua, || {
-        let value = frame_to_lua(lua, &reply, resp3)?;
-        if failed && raise {
-            holder.raw_set("call_error", value.clone())?;
-        }
-        Ok(value)
-    })?;
+    // From here on a Lua error may unwind past this frame: it holds only
+    // borrows.
+    let reply = &*bridge.reply.get();
+    if !push_frame(state, reply, bridge.resp3.load(Ordering::Relaxed)) {
+        ffi::lua_pushstring(state, c"ERR reply nested too deep for Lua".as_ptr());
+        ffi::lua_error(state);
+    }
     if failed && raise {
-        return Err(mlua::Error::RuntimeError(CALL_MARKER.into()));
+        ffi::lua_error(state);
     }
-    Ok(value)
-}
-
-/// Runs `f` with the script's memory limit lifted. Under a limit, mlua
-/// wraps every string and table it creates in a protected call of its own
-/// (~2,000 instructions each, a third of a flash-sale purchase); without
-/// one, allocation cannot fail (mlua aborts on a failed allocation) and it
-/// pushes them directly. Used for a command's reply on its way into Lua:
-/// that reply already exists in full, so it may take the script past its
-/// limit by its own size at most, and the script's next allocation then
-/// fails as usual.
-fn limit_lifted<R>(lua: &Lua, f: impl FnOnce() -> mlua::Result<R>) -> mlua::Result<R> {
-    let limit = lua.set_memory_limit(0)?;
-    let result = f();
-    lua.set_memory_limit(limit)?;
-    result
-}
-
-fn bridge(db: &mut Db, ctx: &mut ExecCtx, call: &ScriptCall, control: &Control, args: &[Value]) -> (Frame, bool) {
-    match check_and_run(db, ctx, call, control, args) {
-        Ok(reply) => {
-            let failed = reply.is_error();
-            (reply, failed)
-        }
-        Err(message) => (Frame::error(message), true),
-    }
+    1
 }
 
 fn check_and_run(
@@ -120,13 +151,9 @@ fn check_and_run(
     ctx: &mut ExecCtx,
     call: &ScriptCall,
     control: &Control,
-    args: &[Value],
+    args: &[Bytes],
 ) -> Result<Frame, String> {
-    if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call".into());
-    }
-    let args = arguments(args).ok_or("ERR Lua redis lib command arguments must be strings or integers")?;
-    if let Some(reply) = node_command(&args, ctx) {
+    if let Some(reply) = node_command(args, ctx) {
         return reply;
     }
     let spec = weir_state::spec::lookup(&args[0]).ok_or_else(|| not_found_message(&args[0].to_ascii_lowercase()))?;
@@ -137,7 +164,7 @@ fn check_and_run(
         control.refused.store(true, Ordering::Release);
         return Err("ERR Write commands are not allowed from read-only scripts.".into());
     }
-    for index in spec.key_indexes(&args) {
+    for index in spec.key_indexes(args) {
         if !call.keys.contains(&args[index]) {
             return Err(format!(
                 "ERR Script attempted to access key '{}', which is not declared in KEYS",
@@ -148,7 +175,7 @@ fn check_and_run(
     if spec.access == Access::Write {
         control.wrote.store(true, Ordering::Release);
     }
-    Ok(db.execute_spec(ctx, spec, &args))
+    Ok(db.execute_spec(ctx, spec, args))
 }
 
 /// Commands scripts reach that are not partition data commands.
@@ -199,17 +226,39 @@ fn not_found_message(name: &[u8]) -> String {
 }
 
 /// A call's arguments as Redis takes them (strings as they are, numbers as
-/// Lua prints them), copied into one allocation for the whole call, not
-/// one each.
-fn arguments(values: &[Value]) -> Option<Vec<Bytes>> {
-    let mut shared = SharedText::with_capacity(values.len() * ARGUMENT_GUESS, values.len());
-    for value in values {
-        match value {
-            Value::String(s) => shared.push(&s.as_bytes()),
-            Value::Integer(i) => shared.push_with(|text| write!(text, "{i}").expect("a BytesMut grows")),
-            Value::Number(n) => shared.push(format_number(*n).as_bytes()),
-            _ => return None,
+/// Lua prints them, integral ones as integers), copied into one allocation
+/// for the whole call, not one each.
+///
+/// # Safety
+/// The stack holds a C function's arguments. Nothing here can raise: a
+/// number is read, never converted in place.
+unsafe fn arguments(state: *mut ffi::lua_State) -> Result<Vec<Bytes>, String> {
+    let count = ffi::lua_gettop(state);
+    if count == 0 {
+        return Err("ERR Please specify at least one argument for this redis lib call".into());
+    }
+    let count = usize::try_from(count).unwrap_or(0);
+    let mut shared = SharedText::with_capacity(count * ARGUMENT_GUESS, count);
+    for index in 1..=count as c_int {
+        match ffi::lua_type(state, index) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let text = ffi::lua_tolstring(state, index, &mut len);
+                shared.push(std::slice::from_raw_parts(text.cast::<u8>(), len));
+            }
+            ffi::LUA_TNUMBER => match integral(ffi::lua_tonumber(state, index)) {
+                Some(i) => shared.push_with(|text| write!(text, "{i}").expect("a BytesMut grows")),
+                None => shared.push(format_number(ffi::lua_tonumber(state, index)).as_bytes()),
+            },
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers".into()),
         }
     }
-    Some(shared.finish())
+    Ok(shared.finish())
+}
+
+/// A Lua number that is exactly an integer (-0 is not).
+fn integral(n: f64) -> Option<i64> {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    let i = n as i64;
+    ((-LIMIT..LIMIT).contains(&n) && (i as f64).to_bits() == n.to_bits()).then_some(i)
 }

@@ -6,7 +6,8 @@
 //! script client would receive them.
 
 use bytes::Bytes;
-use mlua::{Lua, Result, Table, Value};
+use mlua::{ffi, Result, Table, Value};
+use std::ffi::c_int;
 use weir_protocol::Frame;
 
 /// Tables nested deeper than this in a script's reply are an error, not a
@@ -43,64 +44,156 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-/// `{ok = text}` or `{err = text}`: sized for its one field, so setting it
-/// does not resize the table.
-fn status_table(lua: &Lua, field: &str, text: &[u8]) -> Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(field, lua.create_string(text)?)?;
-    Ok(Value::Table(t))
-}
+/// Room a reply's nesting level needs on the Lua stack: a wrapper table,
+/// its key, the inner table, and a map entry's key and value.
+const STACK_PER_LEVEL: c_int = 5;
 
-fn wrap(lua: &Lua, field: &str, inner: Value) -> Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(field, inner)?;
-    Ok(Value::Table(t))
-}
-
-fn array(lua: &Lua, items: impl ExactSizeIterator<Item = Result<Value>>) -> Result<Value> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.enumerate() {
-        t.raw_set(i + 1, item?)?;
+/// Prepares a command's reply for [`push_frame`]: what a RESP2 script
+/// sees as text is made text here, where allocating cannot be cut short.
+pub fn script_view(frame: &mut Frame, resp3: bool) {
+    match frame {
+        Frame::Double(d) if !resp3 => *frame = Frame::Bulk(Bytes::from(weir_protocol::format_double(*d))),
+        Frame::Array(items) | Frame::Push(items) | Frame::Set(items) => {
+            items.iter_mut().for_each(|item| script_view(item, resp3));
+        }
+        Frame::Map(pairs) | Frame::Keyed(pairs) | Frame::Pairs(pairs) => pairs.iter_mut().for_each(|(k, v)| {
+            script_view(k, resp3);
+            script_view(v, resp3);
+        }),
+        _ => {}
     }
-    Ok(Value::Table(t))
 }
 
-/// A command's reply as the script sees it (`redis.call`'s result).
-pub fn frame_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> Result<Value> {
-    Ok(match frame {
-        Frame::Simple(s) => status_table(lua, "ok", s)?,
-        Frame::Error(e) => status_table(lua, "err", e)?,
-        Frame::Integer(i) => Value::Number(*i as f64),
-        Frame::Bulk(b) | Frame::Verbatim(b) => Value::String(lua.create_string(b)?),
-        Frame::Null | Frame::NullArray if resp3 => Value::Nil,
-        Frame::Null | Frame::NullArray => Value::Boolean(false),
-        Frame::Array(items) | Frame::Push(items) => array(lua, items.iter().map(|f| frame_to_lua(lua, f, resp3)))?,
+/// Pushes a command's reply as the script sees it (`redis.call`'s result):
+/// one value on the stack. False if the stack cannot grow (a reply nested
+/// thousands deep; no command makes one).
+///
+/// # Safety
+/// `state` runs a C function that holds nothing needing a drop: when an
+/// allocation fails (the script's memory limit), Lua's error unwinds past
+/// it. `frame` went through [`script_view`].
+pub unsafe fn push_frame(state: *mut ffi::lua_State, frame: &Frame, resp3: bool) -> bool {
+    if ffi::lua_checkstack(state, STACK_PER_LEVEL) == 0 {
+        return false;
+    }
+    match frame {
+        Frame::Simple(s) => push_status(state, b"ok", s),
+        Frame::Error(e) => push_status(state, b"err", e),
+        Frame::Integer(i) => ffi::lua_pushnumber(state, *i as f64),
+        Frame::Bulk(b) | Frame::Verbatim(b) => push_bytes(state, b),
+        Frame::Null | Frame::NullArray if resp3 => ffi::lua_pushnil(state),
+        Frame::Null | Frame::NullArray => ffi::lua_pushboolean(state, 0),
+        Frame::Array(items) | Frame::Push(items) => return push_array(state, items, resp3),
         Frame::Set(items) if resp3 => {
-            let set = lua.create_table()?;
+            start_wrapper(state, b"set", items.len());
             for item in items {
-                set.raw_set(frame_to_lua(lua, item, resp3)?, true)?;
+                if !push_frame(state, item, resp3) {
+                    return false;
+                }
+                if ffi::lua_isnil(state, -1) != 0 {
+                    ffi::lua_pop(state, 1);
+                    continue;
+                }
+                ffi::lua_pushboolean(state, 1);
+                ffi::lua_rawset(state, -3);
             }
-            wrap(lua, "set", Value::Table(set))?
+            ffi::lua_rawset(state, -3);
         }
-        Frame::Set(items) => array(lua, items.iter().map(|f| frame_to_lua(lua, f, resp3)))?,
+        Frame::Set(items) => return push_array(state, items, resp3),
         Frame::Map(pairs) | Frame::Keyed(pairs) if resp3 => {
-            let map = lua.create_table()?;
+            start_wrapper(state, b"map", pairs.len());
             for (k, v) in pairs {
-                map.raw_set(frame_to_lua(lua, k, resp3)?, frame_to_lua(lua, v, resp3)?)?;
+                if !push_frame(state, k, resp3) {
+                    return false;
+                }
+                if ffi::lua_isnil(state, -1) != 0 {
+                    ffi::lua_pop(state, 1);
+                    continue;
+                }
+                if !push_frame(state, v, resp3) {
+                    return false;
+                }
+                ffi::lua_rawset(state, -3);
             }
-            wrap(lua, "map", Value::Table(map))?
+            ffi::lua_rawset(state, -3);
         }
-        Frame::Keyed(pairs) => pair_tables(lua, pairs, resp3)?,
-        Frame::Pairs(pairs) if resp3 => pair_tables(lua, pairs, resp3)?,
+        Frame::Keyed(pairs) => return push_pair_tables(state, pairs, resp3),
+        Frame::Pairs(pairs) if resp3 => return push_pair_tables(state, pairs, resp3),
         Frame::Map(pairs) | Frame::Pairs(pairs) => {
-            let flat = pairs.iter().flat_map(|(k, v)| [k, v]).collect::<Vec<_>>();
-            array(lua, flat.into_iter().map(|f| frame_to_lua(lua, f, resp3)))?
+            ffi::lua_createtable(state, table_size(pairs.len() * 2), 0);
+            for (i, item) in pairs.iter().flat_map(|(k, v)| [k, v]).enumerate() {
+                if !push_frame(state, item, resp3) {
+                    return false;
+                }
+                ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+            }
         }
-        Frame::Double(d) if resp3 => wrap(lua, "double", Value::Number(*d))?,
-        Frame::Double(d) => Value::String(lua.create_string(weir_protocol::format_double(*d))?),
-        Frame::Boolean(b) if resp3 => Value::Boolean(*b),
-        Frame::Boolean(b) => Value::Number(if *b { 1.0 } else { 0.0 }),
-    })
+        Frame::Double(d) if resp3 => {
+            ffi::lua_createtable(state, 0, 1);
+            push_bytes(state, b"double");
+            ffi::lua_pushnumber(state, *d);
+            ffi::lua_rawset(state, -3);
+        }
+        // `script_view` made it text.
+        Frame::Double(_) => ffi::lua_pushnil(state),
+        Frame::Boolean(b) if resp3 => ffi::lua_pushboolean(state, c_int::from(*b)),
+        Frame::Boolean(b) => ffi::lua_pushnumber(state, if *b { 1.0 } else { 0.0 }),
+    }
+    true
+}
+
+unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {
+    ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+}
+
+/// `{ok = text}` or `{err = text}`: sized for its one field.
+unsafe fn push_status(state: *mut ffi::lua_State, field: &[u8], text: &[u8]) {
+    ffi::lua_createtable(state, 0, 1);
+    push_bytes(state, field);
+    push_bytes(state, text);
+    ffi::lua_rawset(state, -3);
+}
+
+/// `{field = inner}` with `inner` empty: leaves the wrapper, the key and
+/// the inner table on the stack, for the caller to fill and set.
+unsafe fn start_wrapper(state: *mut ffi::lua_State, field: &[u8], entries: usize) {
+    ffi::lua_createtable(state, 0, 1);
+    push_bytes(state, field);
+    ffi::lua_createtable(state, 0, table_size(entries));
+}
+
+unsafe fn push_array(state: *mut ffi::lua_State, items: &[Frame], resp3: bool) -> bool {
+    ffi::lua_createtable(state, table_size(items.len()), 0);
+    for (i, item) in items.iter().enumerate() {
+        if !push_frame(state, item, resp3) {
+            return false;
+        }
+        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+    }
+    true
+}
+
+/// An array of `{first, second}` tables.
+unsafe fn push_pair_tables(state: *mut ffi::lua_State, pairs: &[(Frame, Frame)], resp3: bool) -> bool {
+    ffi::lua_createtable(state, table_size(pairs.len()), 0);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        ffi::lua_createtable(state, 2, 0);
+        if !push_frame(state, k, resp3) {
+            return false;
+        }
+        ffi::lua_rawseti(state, -2, 1);
+        if !push_frame(state, v, resp3) {
+            return false;
+        }
+        ffi::lua_rawseti(state, -2, 2);
+        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+    }
+    true
+}
+
+/// A table size hint (a hint only: capped, not checked).
+fn table_size(n: usize) -> c_int {
+    c_int::try_from(n).unwrap_or(c_int::MAX)
 }
 
 /// Redis's `(long long)` cast of a Lua number: truncation, saturating.
@@ -192,22 +285,19 @@ pub fn strip_dash(text: Bytes) -> Bytes {
     }
 }
 
-/// An array of `{first, second}` tables.
-fn pair_tables(lua: &Lua, pairs: &[(Frame, Frame)], resp3: bool) -> mlua::Result<Value> {
-    array(
-        lua,
-        pairs.iter().map(|(k, v)| {
-            let pair = lua.create_table()?;
-            pair.raw_set(1, frame_to_lua(lua, k, resp3)?)?;
-            pair.raw_set(2, frame_to_lua(lua, v, resp3)?)?;
-            Ok(Value::Table(pair))
-        }),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mlua::Lua;
+
+    /// A reply as `redis.call` hands it to a script.
+    fn to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> Value {
+        let mut frame = frame.clone();
+        script_view(&mut frame, resp3);
+        // SAFETY: a protected call with room for the pushes; it owns nothing.
+        let pushed = unsafe { lua.exec_raw::<Value>((), |state| assert!(push_frame(state, &frame, resp3))) };
+        pushed.expect("pushed")
+    }
 
     #[test]
     fn numbers_print_like_lua() {
@@ -229,13 +319,13 @@ mod tests {
     fn replies_round_trip_through_lua_as_redis_documents() {
         let lua = Lua::new();
         let reply = Frame::Array(vec![Frame::Integer(1), Frame::bulk("x"), Frame::Null, Frame::ok()]);
-        let value = frame_to_lua(&lua, &reply, false).expect("to lua");
+        let value = to_lua(&lua, &reply, false);
         // nil-free: false for null, {ok=...} for status.
         assert_eq!(
             lua_to_frame(&value, false),
             Frame::Array(vec![Frame::Integer(1), Frame::bulk("x"), Frame::Null, Frame::ok()])
         );
-        let err = frame_to_lua(&lua, &Frame::error("ERR boom"), false).expect("err");
+        let err = to_lua(&lua, &Frame::error("ERR boom"), false);
         assert_eq!(lua_to_frame(&err, false), Frame::error("ERR boom"));
         assert_eq!(lua_to_frame(&Value::Number(3.99), false), Frame::Integer(3));
         assert_eq!(lua_to_frame(&Value::Boolean(true), false), Frame::Integer(1));
@@ -246,11 +336,21 @@ mod tests {
     fn resp3_shapes_survive_for_resp3_scripts() {
         let lua = Lua::new();
         let map = Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]);
-        let value = frame_to_lua(&lua, &map, true).expect("map");
+        let value = to_lua(&lua, &map, true);
         assert_eq!(lua_to_frame(&value, true), map);
-        let double = frame_to_lua(&lua, &Frame::Double(1.5), true).expect("double");
+        let double = to_lua(&lua, &Frame::Double(1.5), true);
         assert_eq!(lua_to_frame(&double, true), Frame::Double(1.5));
-        let flat = frame_to_lua(&lua, &map, false).expect("flat");
+        let flat = to_lua(&lua, &map, false);
         assert_eq!(lua_to_frame(&flat, false), Frame::Array(vec![Frame::bulk("a"), Frame::Integer(1)]));
+        let text = to_lua(&lua, &Frame::Double(1.5), false);
+        assert_eq!(lua_to_frame(&text, false), Frame::bulk("1.5"), "a RESP2 script sees a double as text");
+        let set = to_lua(&lua, &Frame::Set(vec![Frame::bulk("m"), Frame::Null]), true);
+        assert_eq!(lua_to_frame(&set, true), Frame::Set(vec![Frame::bulk("m")]), "a nil member is left out");
+        let pairs = Frame::Keyed(vec![(Frame::bulk("k"), Frame::Integer(2))]);
+        let nested = to_lua(&lua, &pairs, false);
+        assert_eq!(
+            lua_to_frame(&nested, false),
+            Frame::Array(vec![Frame::Array(vec![Frame::bulk("k"), Frame::Integer(2)])])
+        );
     }
 }

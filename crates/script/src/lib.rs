@@ -21,7 +21,7 @@ pub mod convert;
 mod limits;
 mod rand48;
 
-use call::{redis_call, Current, CALL_MARKER};
+use call::{push_redis_call, Bridge};
 use limits::{wall_ms, RunLimits, HOOK_EVERY};
 pub use limits::{Control, Kill, Limits, INLINE_INSTRUCTIONS, KILLED};
 
@@ -49,13 +49,8 @@ pub fn sha1_hex(body: &[u8]) -> String {
 /// One partition's interpreter.
 pub struct Engine {
     lua: Lua,
-    /// Private to the engine: the run wrapper, the per-run bridge, the
-    /// script's RESP choice.
-    holder: Table,
     /// `holder.run`: runs a compiled script under the error handler.
     run: mlua::Function,
-    /// The run `redis.call` and `redis.pcall` reach (set only while one runs).
-    current: Arc<Current>,
     /// The running script's `redis.setresp(3)`.
     resp3: Arc<AtomicBool>,
     run_limits: Arc<RunLimits>,
@@ -66,6 +61,9 @@ pub struct Engine {
     rand: Arc<Mutex<Rand48>>,
     control: Arc<Control>,
     limits: Limits,
+    /// What `redis.call` and `redis.pcall` reach (boxed: they hold its
+    /// address). Declared last, so dropped after the interpreter.
+    bridge: Box<Bridge>,
 }
 
 /// Wires `redis.call` and `redis.pcall` to the per-run bridge, adds an
@@ -101,9 +99,6 @@ local function handler(err)
     if not i then break end
     if i.source == '@user_script' then where = i break end
   end
-  local failed = holder.call_error
-  holder.call_error = nil
-  if failed and tostring(err):find(holder.call_marker, 1, true) then err = failed end
   if type(err) ~= 'table' then
     local text = tostring(err)
     if string.sub(text, 1, 15) == 'runtime error: ' then text = string.sub(text, 16) end
@@ -113,7 +108,18 @@ local function handler(err)
   return err
 end
 function holder.run(f) return xpcall(f, handler) end
-loadfile, dofile, debug = nil, nil, nil
+-- As in Redis 7, pcall hands over an error table's err field (a failed
+-- redis.call raises {err = ...}); xpcall hands over the table.
+local raw_pcall = pcall
+local function caught(ok, ...)
+  if not ok then
+    local e = ...
+    if type(e) == 'table' and rawget(e, 'err') ~= nil then return false, rawget(e, 'err') end
+  end
+  return ok, ...
+end
+function pcall(...) return caught(raw_pcall(...)) end
+loadfile, dofile, debug, newproxy = nil, nil, nil, nil
 setmetatable(_G, {
   __newindex = function(_, k) error('Attempt to modify a readonly table', 2) end,
   __index = function(_, k) error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end,
@@ -137,19 +143,19 @@ impl Engine {
         install_math_random(&lua, &globals, rand.clone())?;
         let holder = lua.create_table()?;
         let getinfo: mlua::Function = globals.get::<Table>("debug")?.get("getinfo")?;
-        holder.raw_set("call_marker", CALL_MARKER)?;
         lua.load(PRELUDE).set_name("=redis").call::<()>((holder.clone(), getinfo))?;
         let redis: Table = globals.raw_get("redis")?;
         redis.raw_set("sha1hex", lua.create_function(|_, s: mlua::LuaString| Ok(sha1_hex(&s.as_bytes())))?)?;
         redis.raw_set("log", lua.create_function(log)?)?;
         let control = Arc::new(Control::default());
-        let current = Arc::new(Current::default());
         let resp3 = Arc::new(AtomicBool::new(false));
+        let bridge = Box::new(Bridge::new(control.clone(), resp3.clone()));
         for (name, raise) in [("call", true), ("pcall", false)] {
-            let (current, control, holder, resp3) = (current.clone(), control.clone(), holder.clone(), resp3.clone());
-            let function = lua.create_function(move |lua, args: Variadic<Value>| {
-                redis_call(lua, &current, &control, &holder, resp3.load(Ordering::Relaxed), &args, raise)
-            })?;
+            let address: *const Bridge = &*bridge;
+            // SAFETY: a protected call with room for the two upvalues; the
+            // engine keeps the bridge for as long as the interpreter.
+            let function =
+                unsafe { lua.exec_raw::<mlua::Function>((), |state| push_redis_call(state, address, raise))? };
             redis.raw_set(name, function)?;
         }
         let set_resp = resp3.clone();
@@ -168,9 +174,7 @@ impl Engine {
         let run = holder.raw_get("run")?;
         Ok(Engine {
             lua,
-            holder,
             run,
-            current,
             resp3,
             run_limits,
             compiled: HashMap::new(),
@@ -178,6 +182,7 @@ impl Engine {
             rand,
             control,
             limits,
+            bridge,
         })
     }
 
@@ -235,7 +240,6 @@ impl Engine {
 
     fn disarm(&self) {
         let _ = self.lua.set_memory_limit(0);
-        let _ = self.holder.raw_set("call_error", Value::Nil);
         self.control.running_since.store(0, Ordering::Release);
         self.control.kill.store(false, Ordering::Release);
     }
@@ -266,10 +270,14 @@ impl Engine {
         self.control.kill.store(false, Ordering::Release);
         self.control.running_since.store(wall_ms().max(1), Ordering::Release);
         self.arm_limits()?;
-        let (ok, value) = {
-            let _running = self.current.enter(db, ctx, call);
-            self.run.call::<(bool, Value)>(function)?
+        let ran = {
+            let _running = self.bridge.enter(db, ctx, call);
+            self.run.call::<(bool, Value)>(function)
         };
+        if let Some(panic) = self.bridge.take_panic() {
+            std::panic::resume_unwind(panic);
+        }
+        let (ok, value) = ran?;
         let script_resp3 = self.resp3.load(Ordering::Relaxed);
         Ok(if ok { lua_to_frame(&value, script_resp3) } else { error_reply(&value, &sha) })
     }

@@ -106,9 +106,8 @@ fn runaway_scripts_stop_deterministically() {
     assert_eq!(eval(&mut e, &mut db, "return 1", &[], &[]), Frame::Integer(1));
 }
 
-/// A reply enters Lua with the memory limit lifted (`call::limit_lifted`):
-/// replies that take a script past its limit end it at its next allocation,
-/// and the limit holds again for the next run.
+/// A reply enters Lua under the script's memory limit: one that takes the
+/// script past it ends the script, and the limit holds for the next run.
 #[test]
 fn replies_past_the_memory_limit_end_the_script() {
     let limits = Limits { max_memory: 1 << 20, ..Limits::default() };
