@@ -67,8 +67,9 @@ const PREALLOC_ARGS: usize = 1024;
 /// The read buffer is grown ahead of a large bulk by at most this much.
 const MAX_RESERVE: usize = 1 << 20;
 /// A complete request of at most this many arguments is parsed in one pass
-/// (`RequestDecoder::whole`); larger ones go the resumable way.
-const WHOLE_MAX_ARGS: usize = 8;
+/// (`RequestDecoder::whole`); larger ones go the resumable way. 16 covers
+/// a flash sale's EVALSHA (9) and most multi-field writes.
+const WHOLE_MAX_ARGS: usize = 16;
 /// Digits in a length the one-pass parser reads (up to 999,999,999).
 const WHOLE_MAX_DIGITS: usize = 9;
 

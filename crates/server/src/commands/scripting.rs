@@ -11,6 +11,7 @@ use crate::partition::Proposal;
 use crate::session::Session;
 use bytes::Bytes;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use weir_protocol::{Frame, Version};
 use weir_script::{sha1_hex, Kill};
@@ -34,6 +35,48 @@ pub const MAX_HINTS: usize = 4096;
 /// this many calls, to notice when it stops writing (a sale sold out).
 pub const PROBE_EVERY: u32 = 64;
 
+/// A script's SHA1 as lowercase hex: the cache's key, kept on the stack
+/// (a stream of EVALSHA looks it up several times per call).
+type Sha = [u8; 40];
+
+/// The key for an EVALSHA's argument, if it can name a script at all.
+fn sha_key(text: &[u8]) -> Option<Sha> {
+    let mut sha: Sha = text.try_into().ok()?;
+    sha.make_ascii_lowercase();
+    Some(sha)
+}
+
+fn sha_of_body(body: &[u8]) -> Sha {
+    sha_key(sha1_hex(body).as_bytes()).expect("a SHA1 is 40 hex digits")
+}
+
+fn sha_text(sha: &Sha) -> String {
+    String::from_utf8_lossy(sha).into_owned()
+}
+
+/// Hashes the cache's keys: SHA1 digits are already uniform, so a fold of
+/// their words does (std's SipHash cost ~300 instructions per lookup, four
+/// lookups per EVALSHA). Keys come from SHA1, which clients cannot aim at
+/// one bucket.
+#[derive(Default)]
+struct FoldHasher(u64);
+
+impl Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FoldMap<K, V> = HashMap<K, V, BuildHasherDefault<FoldHasher>>;
+
 /// SHA1 → script text, bounded.
 #[derive(Default)]
 pub struct ScriptCache {
@@ -50,34 +93,35 @@ struct Hint {
 
 #[derive(Default)]
 struct Cached {
-    scripts: HashMap<String, Bytes>,
+    scripts: FoldMap<Sha, Bytes>,
     bytes: usize,
     /// The last text added and its SHA1: a stream of EVALs of one script
     /// (a flash sale) compares its text instead of hashing it each time.
-    last: Option<(Bytes, String)>,
-    hints: HashMap<HintKey, Hint>,
+    last: Option<(Bytes, Sha)>,
+    hints: FoldMap<HintKey, Hint>,
 }
 
-/// A script (the first 64 bits of its SHA1: a hint may be shared by a
-/// collision, never a reply) and a slot.
-type HintKey = (u64, u16);
+/// A script (the first 64 bits of its SHA1, as 16 digits: a hint may be
+/// shared by a collision, never a reply) and a slot.
+type HintKey = ([u8; 16], u16);
 
-fn hint_key(sha: &str, slot: u16) -> HintKey {
-    let prefix = sha.get(..16).and_then(|hex| u64::from_str_radix(hex, 16).ok()).unwrap_or(0);
+fn hint_key(sha: &Sha, slot: u16) -> HintKey {
+    let mut prefix = [0u8; 16];
+    prefix.copy_from_slice(&sha[..16]);
     (prefix, slot)
 }
 
 impl ScriptCache {
     fn get(&self, sha: &[u8]) -> Option<Bytes> {
-        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        let sha = sha_key(sha)?;
         self.lock().scripts.get(&sha).cloned()
     }
 
     /// Adds a script and returns its SHA1, or an error when the cache is full.
-    fn insert(&self, body: &Bytes) -> Result<String, Frame> {
+    fn insert(&self, body: &Bytes) -> Result<Sha, Frame> {
         let sha = match self.last_sha(body) {
             Some(sha) => return Ok(sha),
-            None => sha1_hex(body),
+            None => sha_of_body(body),
         };
         let mut inner = self.lock();
         if !inner.scripts.contains_key(&sha) {
@@ -87,35 +131,35 @@ impl ScriptCache {
                 )));
             }
             inner.bytes += body.len();
-            inner.scripts.insert(sha.clone(), body.clone());
+            inner.scripts.insert(sha, body.clone());
         }
-        inner.last = Some((body.clone(), sha.clone()));
+        inner.last = Some((body.clone(), sha));
         Ok(sha)
     }
 
     /// The SHA1 of an EVAL's script (hashed unless it is the last one
-    /// added) or an EVALSHA's.
-    fn sha_of(&self, kind: EvalKind, script: &[u8]) -> String {
+    /// added) or an EVALSHA's (none if it cannot be one).
+    fn sha_of(&self, kind: EvalKind, script: &[u8]) -> Option<Sha> {
         if kind.by_sha {
-            return String::from_utf8_lossy(script).to_ascii_lowercase();
+            return sha_key(script);
         }
-        self.last_sha(script).unwrap_or_else(|| sha1_hex(script))
+        Some(self.last_sha(script).unwrap_or_else(|| sha_of_body(script)))
     }
 
     /// The SHA1 of `body` if it is the last script added.
-    fn last_sha(&self, body: &[u8]) -> Option<String> {
-        self.lock().last.as_ref().filter(|(last, _)| last == body).map(|(_, sha)| sha.clone())
+    fn last_sha(&self, body: &[u8]) -> Option<Sha> {
+        self.lock().last.as_ref().filter(|(last, _)| last == body).map(|(_, sha)| *sha)
     }
 
     /// Whether this writing script is expected to read only, so its caller
     /// settles its earlier writes first, for the try (`Node::eval`).
-    fn expects_read(&self, sha: &str, slot: u16) -> bool {
+    fn expects_read(&self, sha: &Sha, slot: u16) -> bool {
         let inner = self.lock();
         !inner.hints.get(&hint_key(sha, slot)).is_some_and(|hint| hint.wrote)
     }
 
     /// Whether to try this writing script on the read path now.
-    fn try_read(&self, sha: &str, slot: u16) -> bool {
+    fn try_read(&self, sha: &Sha, slot: u16) -> bool {
         let key = hint_key(sha, slot);
         let mut inner = self.lock();
         if inner.hints.len() >= MAX_HINTS && !inner.hints.contains_key(&key) {
@@ -134,7 +178,7 @@ impl ScriptCache {
     }
 
     /// What a try on the read path found.
-    fn note_try(&self, sha: &str, slot: u16, wrote: bool) {
+    fn note_try(&self, sha: &Sha, slot: u16, wrote: bool) {
         if let Some(hint) = self.lock().hints.get_mut(&hint_key(sha, slot)) {
             hint.wrote = wrote;
         }
@@ -193,14 +237,14 @@ impl Node {
     /// The slot is the first key's (hashing one key, not all): the others
     /// share it, or the EVAL fails with CROSSSLOT before any try.
     pub fn eval_expects_read(&self, kind: EvalKind, args: &[Bytes]) -> bool {
-        let Some(script) = args.get(1) else { return false };
+        let Some(sha) = args.get(1).and_then(|script| self.scripts.sha_of(kind, script)) else { return false };
         let keyed = args.get(2).and_then(|n| weir_protocol::parse_int(n)).is_some_and(|n| n >= 1);
         let slot = match (keyed, args.get(3)) {
             (true, Some(key)) => weir_state::key_slot(key),
             // No key: `command_slot`'s slot for a keyless EVAL.
             _ => 0,
         };
-        self.scripts.expects_read(&self.scripts.sha_of(kind, script), slot)
+        self.scripts.expects_read(&sha, slot)
     }
 
     pub fn prepare_eval(
@@ -209,7 +253,7 @@ impl Node {
         spec: &CommandSpec,
         kind: EvalKind,
         args: &[Bytes],
-    ) -> Result<(u16, ScriptCall, String), Frame> {
+    ) -> Result<(u16, ScriptCall, Sha), Frame> {
         let numkeys = weir_protocol::parse_int(&args[2])
             .ok_or_else(|| Frame::error("ERR value is not an integer or out of range"))?;
         if numkeys < 0 {
@@ -220,8 +264,9 @@ impl Node {
             return Err(Frame::error("ERR Number of keys can't be greater than number of args"));
         }
         let (body, sha) = if kind.by_sha {
-            let body = self.scripts.get(&args[1]).ok_or_else(|| Frame::error(NOSCRIPT))?;
-            (body, String::from_utf8_lossy(&args[1]).to_ascii_lowercase())
+            let sha = sha_key(&args[1]).ok_or_else(|| Frame::error(NOSCRIPT))?;
+            let body = self.scripts.lock().scripts.get(&sha).cloned().ok_or_else(|| Frame::error(NOSCRIPT))?;
+            (body, sha)
         } else {
             (args[1].clone(), self.scripts.insert(&args[1])?)
         };
@@ -241,7 +286,7 @@ impl Node {
         let sub = args[1].to_ascii_lowercase();
         match (sub.as_slice(), args.len()) {
             (b"load", 3) => match self.scripts.insert(&args[2]) {
-                Ok(sha) => Frame::bulk(sha),
+                Ok(sha) => Frame::bulk(sha_text(&sha)),
                 Err(reply) => reply,
             },
             (b"exists", n) if n >= 3 => Frame::Array(
@@ -293,7 +338,7 @@ mod tests {
     #[test]
     fn a_script_is_tried_as_a_read_until_it_writes_then_probed() {
         let cache = ScriptCache::default();
-        let sha = sha1_hex(b"return 1");
+        let sha = sha_of_body(b"return 1");
         assert!(cache.expects_read(&sha, 7) && cache.try_read(&sha, 7), "unknown: tried");
         cache.note_try(&sha, 7, true);
         assert!(!cache.expects_read(&sha, 7), "it wrote: its caller need not settle");
@@ -306,9 +351,33 @@ mod tests {
     }
 
     #[test]
+    fn evalsha_names_are_case_blind_and_forty_digits() {
+        let cache = ScriptCache::default();
+        let sha = cache.insert(&Bytes::from_static(b"return 2")).expect("room");
+        assert_eq!(sha_text(&sha), sha1_hex(b"return 2"));
+        assert!(cache.get(&sha_text(&sha).to_ascii_uppercase().into_bytes()).is_some());
+        assert!(cache.get(&sha[..39]).is_none(), "39 digits name nothing");
+        assert!(cache.get(b"").is_none());
+    }
+
+    #[test]
+    fn the_fold_hasher_spreads_shas() {
+        let hash = |text: &[u8]| {
+            let mut h = FoldHasher::default();
+            h.write(text);
+            h.finish()
+        };
+        let (a, b) = (sha_of_body(b"a"), sha_of_body(b"b"));
+        assert_ne!(hash(&a), hash(&b));
+        let mut tail = a;
+        tail[39] ^= 1;
+        assert_ne!(hash(&a), hash(&tail), "every digit counts");
+    }
+
+    #[test]
     fn hints_stay_within_their_bound() {
         let cache = ScriptCache::default();
-        let sha = sha1_hex(b"return 1");
+        let sha = sha_of_body(b"return 1");
         for slot in 0..(MAX_HINTS as u16 + 10) {
             cache.try_read(&sha, slot);
             assert!(cache.lock().hints.len() <= MAX_HINTS);
