@@ -66,9 +66,8 @@ pub struct Engine {
     bridge: Box<Bridge>,
 }
 
-/// Wires `redis.call` and `redis.pcall` to the per-run bridge, adds an
-/// error handler that records where a script failed (as Redis reports it),
-/// and makes globals read-only.
+/// Defines the `redis` library and adds an error handler that records
+/// where a script failed (as Redis reports it).
 const PRELUDE: &str = r#"
 local holder, getinfo = ...
 redis = {}
@@ -119,11 +118,49 @@ local function caught(ok, ...)
   return ok, ...
 end
 function pcall(...) return caught(raw_pcall(...)) end
-loadfile, dofile, debug, newproxy = nil, nil, nil, nil
-setmetatable(_G, {
-  __newindex = function(_, k) error('Attempt to modify a readonly table', 2) end,
-  __index = function(_, k) error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end,
-})
+"#;
+
+/// Run last, once every library is in place: removes what Redis's scripts
+/// do not have, and makes the globals, every library table and the string
+/// metatable read-only, as Redis 7 does. A script must leave nothing
+/// behind (a global it replaced, a field it added to `string`): the next
+/// script, another client's, would see it, and a replica or a restart
+/// replaying the log would not. Lua 5.1 has no read-only tables, so each
+/// is an empty proxy that reads through to the real one and refuses
+/// writes; the functions that write tables raw refuse the proxies.
+const SEAL: &str = r#"
+loadfile, dofile, debug, newproxy, setfenv, getfenv, print = nil, nil, nil, nil, nil, nil, nil
+local function refused() error('Attempt to modify a readonly table', 2) end
+local proxies = setmetatable({}, {__mode = 'k'})
+local function readonly(t, index)
+  local proxy = setmetatable({}, {__index = index or t, __newindex = refused, __metatable = false})
+  proxies[proxy] = true
+  return proxy
+end
+local function refuse(t)
+  if proxies[t] then error('Attempt to modify a readonly table', 0) end
+end
+local raw_rawset, raw_setmetatable = rawset, setmetatable
+local insert, remove, sort = table.insert, table.remove, table.sort
+rawset = function(t, ...) refuse(t) return raw_rawset(t, ...) end
+setmetatable = function(t, ...) refuse(t) return raw_setmetatable(t, ...) end
+table.insert = function(t, ...) refuse(t) return insert(t, ...) end
+table.remove = function(t, ...) refuse(t) return remove(t, ...) end
+table.sort = function(t, ...) refuse(t) return sort(t, ...) end
+for _, name in ipairs({'string', 'math', 'table', 'coroutine', 'cjson', 'bit', 'redis'}) do
+  _G[name] = readonly(_G[name])
+end
+local strings = getmetatable('')
+strings.__index = string
+strings.__metatable = readonly(strings)
+local G, real, next = _G, {}, next
+for k, v in next, G do real[k] = v end
+for k in next, real do G[k] = nil end
+raw_setmetatable(real, {__index = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end})
+raw_setmetatable(G, {__index = real, __newindex = refused, __metatable = false})
+proxies[G] = true
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +209,7 @@ impl Engine {
             hook_limits.check(&hook_control)
         })?;
         let run = holder.raw_get("run")?;
+        lua.load(SEAL).set_name("=seal").exec()?;
         Ok(Engine {
             lua,
             run,
