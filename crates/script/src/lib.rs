@@ -20,6 +20,7 @@ pub mod cjson;
 pub mod convert;
 mod limits;
 mod rand48;
+mod sandbox;
 
 use call::{push_redis_call, Bridge};
 use limits::{wall_ms, RunLimits, HOOK_EVERY};
@@ -120,49 +121,6 @@ end
 function pcall(...) return caught(raw_pcall(...)) end
 "#;
 
-/// Run last, once every library is in place: removes what Redis's scripts
-/// do not have, and makes the globals, every library table and the string
-/// metatable read-only, as Redis 7 does. A script must leave nothing
-/// behind (a global it replaced, a field it added to `string`): the next
-/// script, another client's, would see it, and a replica or a restart
-/// replaying the log would not. Lua 5.1 has no read-only tables, so each
-/// is an empty proxy that reads through to the real one and refuses
-/// writes; the functions that write tables raw refuse the proxies.
-const SEAL: &str = r#"
-loadfile, dofile, debug, newproxy, setfenv, getfenv, print = nil, nil, nil, nil, nil, nil, nil
-local function refused() error('Attempt to modify a readonly table', 2) end
-local proxies = setmetatable({}, {__mode = 'k'})
-local function readonly(t, index)
-  local proxy = setmetatable({}, {__index = index or t, __newindex = refused, __metatable = false})
-  proxies[proxy] = true
-  return proxy
-end
-local function refuse(t)
-  if proxies[t] then error('Attempt to modify a readonly table', 0) end
-end
-local raw_rawset, raw_setmetatable = rawset, setmetatable
-local insert, remove, sort = table.insert, table.remove, table.sort
-rawset = function(t, ...) refuse(t) return raw_rawset(t, ...) end
-setmetatable = function(t, ...) refuse(t) return raw_setmetatable(t, ...) end
-table.insert = function(t, ...) refuse(t) return insert(t, ...) end
-table.remove = function(t, ...) refuse(t) return remove(t, ...) end
-table.sort = function(t, ...) refuse(t) return sort(t, ...) end
-for _, name in ipairs({'string', 'math', 'table', 'coroutine', 'cjson', 'bit', 'redis'}) do
-  _G[name] = readonly(_G[name])
-end
-local strings = getmetatable('')
-strings.__index = string
-strings.__metatable = readonly(strings)
-local G, real, next = _G, {}, next
-for k, v in next, G do real[k] = v end
-for k in next, real do G[k] = nil end
-raw_setmetatable(real, {__index = function(_, k)
-  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-end})
-raw_setmetatable(G, {__index = real, __newindex = refused, __metatable = false})
-proxies[G] = true
-"#;
-
 #[derive(Debug, thiserror::Error)]
 #[error("starting the Lua interpreter: {0}")]
 pub struct StartError(#[from] mlua::Error);
@@ -209,7 +167,7 @@ impl Engine {
             hook_limits.check(&hook_control)
         })?;
         let run = holder.raw_get("run")?;
-        lua.load(SEAL).set_name("=seal").exec()?;
+        sandbox::seal(&lua)?;
         Ok(Engine {
             lua,
             run,

@@ -201,3 +201,34 @@ fn only_a_run_past_the_inline_budget_moves_off_its_thread() {
     assert_eq!(eval(&mut e, &mut db, long, &[], &[]), Frame::Integer(1_000_000), "same result");
     assert_eq!(OFFLOADS.load(Ordering::SeqCst), 3, "asked until it moved, then never again");
 }
+
+#[test]
+fn a_script_leaves_nothing_behind() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    for attempt in [
+        "tostring = function() return 'replaced' end",
+        "string.stash = 1",
+        "rawset(_G, 'stash', 1)",
+        "rawset(string, 'stash', 1)",
+        "table.insert(math, 1)",
+        "setmetatable(_G, nil)",
+        "getmetatable('').__index.upper = nil",
+        "redis.call = nil",
+    ] {
+        let reply = eval(&mut e, &mut db, attempt, &[], &[]);
+        assert!(
+            matches!(&reply, Frame::Error(m) if String::from_utf8_lossy(m).contains("Attempt to modify a readonly table")),
+            "{attempt}: {reply:?}"
+        );
+    }
+    assert_eq!(eval(&mut e, &mut db, "return tostring(5)", &[], &[]), Frame::bulk("5"));
+    assert_eq!(eval(&mut e, &mut db, "return ('ab'):upper()", &[], &[]), Frame::bulk("AB"));
+    assert_eq!(eval(&mut e, &mut db, "return rawget(string, 'stash') == nil", &[], &[]), Frame::Integer(1));
+    for gone in ["print", "setfenv", "getfenv", "newproxy", "stash"] {
+        let reply = eval(&mut e, &mut db, &format!("return {gone}"), &[], &[]);
+        assert!(reply.is_error(), "{gone}: {reply:?}");
+    }
+    // A script's own tables are its own.
+    let own = "local t = {} rawset(t, 'a', 1) table.insert(t, 2) setmetatable(t, {}) return {t.a, t[1]}";
+    assert_eq!(eval(&mut e, &mut db, own, &[], &[]), Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)]));
+}

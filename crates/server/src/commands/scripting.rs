@@ -113,8 +113,11 @@ fn hint_key(sha: &Sha, slot: u16) -> HintKey {
 
 impl ScriptCache {
     fn get(&self, sha: &[u8]) -> Option<Bytes> {
-        let sha = sha_key(sha)?;
-        self.lock().scripts.get(&sha).cloned()
+        self.script(&sha_key(sha)?)
+    }
+
+    fn script(&self, sha: &Sha) -> Option<Bytes> {
+        self.lock().scripts.get(sha).cloned()
     }
 
     /// Adds a script and returns its SHA1, or an error when the cache is full.
@@ -265,7 +268,7 @@ impl Node {
         }
         let (body, sha) = if kind.by_sha {
             let sha = sha_key(&args[1]).ok_or_else(|| Frame::error(NOSCRIPT))?;
-            let body = self.scripts.lock().scripts.get(&sha).cloned().ok_or_else(|| Frame::error(NOSCRIPT))?;
+            let body = self.scripts.script(&sha).ok_or_else(|| Frame::error(NOSCRIPT))?;
             (body, sha)
         } else {
             (args[1].clone(), self.scripts.insert(&args[1])?)
