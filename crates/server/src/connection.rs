@@ -14,7 +14,7 @@ use crate::dispatch::{abandoned, needs_barrier, Reply};
 use crate::node::Node;
 use crate::pipeline::Pipeline;
 use crate::session::{ClientEntry, Session};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -266,8 +266,18 @@ impl Conn<'_> {
     }
 
     /// Writes the output buffer; a client that accepts no bytes for the
-    /// stall timeout is disconnected.
+    /// stall timeout is disconnected. Replies mostly fit the socket's
+    /// buffer: they are written at once, and only a write that would block
+    /// arms the stall timer (a clock read and a timer per reply otherwise).
     async fn write_out(&mut self) -> Result<(), String> {
+        while !self.out.is_empty() {
+            match self.writer.try_write(&self.out) {
+                Ok(0) => return Err("connection closed".into()),
+                Ok(n) => self.out.advance(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
         while !self.out.is_empty() {
             let write = self.writer.write_buf(&mut self.out);
             match tokio::time::timeout(self.node.config.output_stall, write).await {

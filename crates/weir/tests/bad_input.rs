@@ -102,3 +102,35 @@ fn unauthenticated_clients_may_only_send_small_commands() {
         common::http(node.http, "POST", "/v1/command", &[("Authorization", "Bearer s3cret")], "[\"GET\",\"k\"]");
     assert_eq!((status, body.as_str()), (200, "{\"result\":\"v\"}"));
 }
+
+/// A client that sends requests but never reads its replies is
+/// disconnected after the stall timeout (its replies would otherwise pile
+/// up in memory); everyone else is served meanwhile.
+#[test]
+fn a_client_that_stops_reading_is_disconnected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &["--output-stall-secs", "1"]);
+    let mut conn = node.client();
+    let _: () = redis::cmd("SET").arg("big").arg(vec![b'x'; 1 << 20]).query(&mut conn).expect("set");
+    let mut reader = TcpStream::connect(node.addr).expect("connect");
+    // 64 MiB of replies: far more than the socket buffers hold.
+    let requests = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n".repeat(64);
+    reader.write_all(&requests).expect("requests sent");
+    let overflows = |conn: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").query(conn).expect("info");
+        let line = info.lines().find(|l| l.starts_with("weir_output_overflows:")).expect("the counter");
+        line.split(':').nth(1).and_then(|n| n.trim().parse().ok()).expect("a number")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while overflows(&mut conn) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the stalled client was never disconnected");
+        let pong: String = redis::cmd("PING").query(&mut conn).expect("others are served meanwhile");
+        assert_eq!(pong, "PONG");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // What it had not read ends; the connection is closed.
+    reader.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut sink = Vec::new();
+    let _ = reader.read_to_end(&mut sink);
+    assert!(sink.len() < 64 << 20, "not every reply was written: {} bytes", sink.len());
+}
