@@ -246,10 +246,13 @@ unsafe fn arguments(state: *mut ffi::lua_State) -> Result<Vec<Bytes>, String> {
                 let text = ffi::lua_tolstring(state, index, &mut len);
                 shared.push(std::slice::from_raw_parts(text.cast::<u8>(), len));
             }
-            ffi::LUA_TNUMBER => match integral(ffi::lua_tonumber(state, index)) {
-                Some(i) => shared.push_with(|text| write!(text, "{i}").expect("a BytesMut grows")),
-                None => shared.push(format_number(ffi::lua_tonumber(state, index)).as_bytes()),
-            },
+            ffi::LUA_TNUMBER => {
+                let n = ffi::lua_tonumber(state, index);
+                match integral(n) {
+                    Some(i) => shared.push_with(|text| write!(text, "{i}").expect("a BytesMut grows")),
+                    None => shared.push(format_number(n).as_bytes()),
+                }
+            }
             _ => return Err("ERR Lua redis lib command arguments must be strings or integers".into()),
         }
     }
