@@ -1,25 +1,28 @@
 //! A partition's keyspace.
 //!
-//! Keys are stored in a B-tree ordered by (48-bit hash of the key, key): the
-//! stored key is the big-endian hash followed by the key bytes in one
-//! allocation. The order makes SCAN's cursor simply "the next hash", which
-//! keeps Redis's guarantee (a key present throughout is returned) across
-//! inserts and deletes, at O(count · log n) per call; lookups cost one hash
-//! and one B-tree descent.
+//! Keys are stored in an ordered hash table ([`crate::keyspace`]) iterated
+//! by (48-bit hash of the key, key): the stored key is the big-endian hash
+//! followed by the key bytes in one allocation ([`crate::keyspace_key`]).
+//! The order makes SCAN's cursor simply "the next hash", which keeps Redis's
+//! guarantee (a key present throughout is returned) across inserts and
+//! deletes, at O(count) per call; a lookup costs one hash and a walk of ~2
+//! slots from the hash's home.
 //!
 //! Determinism: only logged writes (Mode::Apply) mutate, with the batch's
 //! clock. Reads (Mode::Read) treat expired keys as absent but never remove
 //! them.
 
-use crate::keyspace_key::{KeyRef, StoredKey};
+use crate::keyspace::Keyspace;
+use crate::keyspace_key::{hash_of, with_stored, StoredKey, HASH_LEN};
 use crate::value::Value;
 use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use weir_protocol::Frame;
 
-const HASH_LEN: usize = 6;
+pub use crate::keyspace_key::{hash48, stored_key, user_key};
+
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +87,7 @@ pub struct Entry {
 
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Db {
-    pub(crate) map: BTreeMap<StoredKey, Entry>,
+    pub(crate) map: Keyspace<Entry>,
     /// (deadline, stored key) for keys with a TTL: active expiry.
     pub(crate) expiring: BTreeSet<(u64, Box<[u8]>)>,
     pub(crate) write_seq: u64,
@@ -106,36 +109,6 @@ impl PartialEq for Signals {
     }
 }
 
-/// 48-bit FNV-1a: stable across processes (SCAN cursors survive restarts).
-pub fn hash48(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    (h ^ (h >> 48)) & 0xffff_ffff_ffff
-}
-
-pub fn stored_key(key: &[u8]) -> StoredKey {
-    let mut out = Vec::with_capacity(HASH_LEN + key.len());
-    out.extend_from_slice(&hash48(key).to_be_bytes()[2..]);
-    out.extend_from_slice(key);
-    StoredKey(out.into_boxed_slice())
-}
-
-/// Runs `f` on the stored form of `key`, on the stack when it is short (a
-/// lookup then allocates nothing).
-fn with_stored<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
-    const STACK: usize = 128;
-    if key.len() + HASH_LEN > STACK {
-        return f(&stored_key(key));
-    }
-    let mut buf = [0u8; STACK];
-    buf[..HASH_LEN].copy_from_slice(&hash48(key).to_be_bytes()[2..]);
-    buf[HASH_LEN..HASH_LEN + key.len()].copy_from_slice(key);
-    f(&buf[..HASH_LEN + key.len()])
-}
-
 /// What a write does to a key's deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ttl {
@@ -145,16 +118,6 @@ pub enum Ttl {
     Keep,
     /// This absolute deadline.
     At(u64),
-}
-
-pub fn user_key(stored: &[u8]) -> &[u8] {
-    &stored[HASH_LEN..]
-}
-
-fn hash_of(stored: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b[2..].copy_from_slice(&stored[..HASH_LEN]);
-    u64::from_be_bytes(b)
 }
 
 impl Db {
@@ -176,7 +139,7 @@ impl Db {
 
     /// The live entry for `key` at `now`.
     pub fn get(&self, key: &[u8], now: u64) -> Option<&Entry> {
-        with_stored(key, |s| self.map.get(KeyRef::new(s))).filter(|e| e.expire_at == 0 || e.expire_at > now)
+        with_stored(key, |s| self.map.get(s)).filter(|e| e.expire_at == 0 || e.expire_at > now)
     }
 
     /// The live entry for writing: an expired one is removed first.
@@ -187,8 +150,8 @@ impl Db {
     /// The live entry for writing if its value is of the kind `is_kind`
     /// accepts: `Ok(None)` when absent, `Err(WrongKind)` when live but of
     /// another kind, left untouched (no version change: a command refused
-    /// WRONGTYPE changes nothing a WATCH sees). Two descents of the tree:
-    /// one to check, one to borrow for writing.
+    /// WRONGTYPE changes nothing a WATCH sees). Two lookups: one to check,
+    /// one to borrow for writing.
     pub fn get_mut_kind(
         &mut self,
         key: &[u8],
@@ -196,7 +159,7 @@ impl Db {
         is_kind: impl FnOnce(&Value) -> bool,
     ) -> Result<Option<&mut Entry>, WrongKind> {
         with_stored(key, |stored| {
-            match self.map.get(KeyRef::new(stored)) {
+            match self.map.get(stored) {
                 None => return Ok(None),
                 Some(e) if e.expire_at != 0 && e.expire_at <= now => {
                     self.remove_stored(stored);
@@ -207,76 +170,56 @@ impl Db {
             }
             self.write_seq += 1;
             let version = self.write_seq;
-            let entry = self.map.get_mut(KeyRef::new(stored)).expect("found just above");
+            let entry = self.map.get_mut(stored).expect("found just above");
             entry.version = version;
             Ok(Some(entry))
         })
     }
 
-    /// Stores `value` at `key` in one descent of the tree, whether or not
-    /// the key exists (the hot path of SET and of creating counters).
+    /// Stores `value` at `key` whether or not the key exists (the hot path
+    /// of SET and of creating counters): one lookup, and a stored key
+    /// allocated only for a new key.
     pub fn upsert(&mut self, key: &[u8], now: u64, value: Value, ttl: Ttl) {
-        use std::collections::btree_map::Entry as Slot;
         self.write_seq += 1;
         let version = self.write_seq;
         let Db { map, expiring, .. } = self;
-        match map.entry(stored_key(key)) {
-            Slot::Occupied(mut slot) => {
-                let old = slot.get().expire_at;
-                let live = old == 0 || old > now;
-                let new = match ttl {
-                    Ttl::Keep if live => old,
-                    Ttl::At(at) => at,
-                    _ => 0,
-                };
-                if old != new {
-                    if old != 0 {
-                        expiring.remove(&(old, slot.key().to_boxed()));
-                    }
-                    if new != 0 {
-                        expiring.insert((new, slot.key().to_boxed()));
-                    }
-                }
-                *slot.get_mut() = Entry { value, expire_at: new, version };
-            }
-            Slot::Vacant(slot) => {
-                let at = if let Ttl::At(at) = ttl { at } else { 0 };
-                if at != 0 {
-                    expiring.insert((at, slot.key().to_boxed()));
-                }
-                slot.insert(Entry { value, expire_at: at, version });
-            }
+        let absent = with_stored(key, |stored| {
+            let Some(entry) = map.get_mut(stored) else { return Some(value) };
+            let old = entry.expire_at;
+            let live = old == 0 || old > now;
+            let new = match ttl {
+                Ttl::Keep if live => old,
+                Ttl::At(at) => at,
+                _ => 0,
+            };
+            reindex(expiring, stored, old, new);
+            *entry = Entry { value, expire_at: new, version };
+            None
+        });
+        if let Some(value) = absent {
+            let stored = stored_key(key);
+            let at = if let Ttl::At(at) = ttl { at } else { 0 };
+            reindex(expiring, &stored, 0, at);
+            map.insert(stored, Entry { value, expire_at: at, version });
         }
     }
 
-    /// Stores `value` under `key`, keeping or setting `expire_at`.
+    /// Stores `value` under `key` with the deadline `expire_at` (0: none).
     pub fn put(&mut self, key: &[u8], value: Value, expire_at: u64) {
-        let stored = stored_key(key);
-        if let Some(old) = self.map.get(&stored) {
-            if old.expire_at != 0 {
-                self.expiring.remove(&(old.expire_at, stored.to_boxed()));
-            }
-        }
-        if expire_at != 0 {
-            self.expiring.insert((expire_at, stored.to_boxed()));
-        }
-        self.write_seq += 1;
-        self.map.insert(stored, Entry { value, expire_at, version: self.write_seq });
+        // With an absolute deadline (or none) `now` plays no part.
+        self.upsert(key, 0, value, Ttl::At(expire_at));
     }
 
     /// Changes a live key's deadline (0 removes it).
     pub fn set_expire(&mut self, key: &[u8], expire_at: u64) {
-        let stored = stored_key(key);
-        let Some(entry) = self.map.get_mut(&stored) else { return };
-        if entry.expire_at != 0 {
-            self.expiring.remove(&(entry.expire_at, stored.to_boxed()));
-        }
-        entry.expire_at = expire_at;
-        self.write_seq += 1;
-        entry.version = self.write_seq;
-        if expire_at != 0 {
-            self.expiring.insert((expire_at, stored.to_boxed()));
-        }
+        let Db { map, expiring, write_seq, .. } = self;
+        with_stored(key, |stored| {
+            let Some(entry) = map.get_mut(stored) else { return };
+            reindex(expiring, stored, entry.expire_at, expire_at);
+            entry.expire_at = expire_at;
+            *write_seq += 1;
+            entry.version = *write_seq;
+        })
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
@@ -284,7 +227,7 @@ impl Db {
     }
 
     fn remove_stored(&mut self, stored: &[u8]) -> Option<Entry> {
-        let entry = self.map.remove(KeyRef::new(stored))?;
+        let entry = self.map.remove(stored)?;
         if entry.expire_at != 0 {
             self.expiring.remove(&(entry.expire_at, Box::from(stored)));
         }
@@ -295,7 +238,7 @@ impl Db {
     /// Removes an empty collection left by a command.
     pub fn drop_if_empty(&mut self, key: &[u8]) {
         with_stored(key, |stored| {
-            if self.map.get(KeyRef::new(stored)).is_some_and(|e| e.value.is_empty_collection()) {
+            if self.map.get(stored).is_some_and(|e| e.value.is_empty_collection()) {
                 self.remove_stored(stored);
             }
         })
@@ -331,7 +274,7 @@ impl Db {
     pub fn flush(&mut self) {
         // A write-behind sink deletes every tracked row a flush removes.
         if !self.feeds.is_empty() {
-            let keys: Vec<StoredKey> = self.map.keys().cloned().collect();
+            let keys: Vec<StoredKey> = self.map.iter().map(|(stored, _)| stored.clone()).collect();
             for stored in keys {
                 self.note_change(&stored[HASH_LEN..]);
             }
@@ -416,12 +359,10 @@ impl Db {
         count: usize,
         type_name: Option<&[u8]>,
     ) -> (u64, Vec<Bytes>) {
-        let mut start = cursor.to_be_bytes()[2..].to_vec();
-        start.truncate(HASH_LEN);
+        let start = &cursor.to_be_bytes()[8 - HASH_LEN..];
         let mut keys = Vec::new();
         let mut last_hash = None;
-        let from = (std::ops::Bound::Included(KeyRef::new(&start)), std::ops::Bound::Unbounded);
-        for (visited, (stored, entry)) in self.map.range::<KeyRef, _>(from).enumerate() {
+        for (visited, (stored, entry)) in self.map.iter_from(start).enumerate() {
             let hash = hash_of(stored);
             // Stop only between hashes, so no key sharing a hash is skipped.
             if visited >= count && last_hash != Some(hash) {
@@ -444,6 +385,20 @@ impl Db {
             })
             .map(|(stored, _)| Bytes::copy_from_slice(user_key(stored)))
             .collect()
+    }
+}
+
+/// Moves `stored`'s entry in the expiry index from deadline `old` to `new`
+/// (0: not indexed).
+fn reindex(expiring: &mut BTreeSet<(u64, Box<[u8]>)>, stored: &[u8], old: u64, new: u64) {
+    if old == new {
+        return;
+    }
+    if old != 0 {
+        expiring.remove(&(old, Box::from(stored)));
+    }
+    if new != 0 {
+        expiring.insert((new, Box::from(stored)));
     }
 }
 

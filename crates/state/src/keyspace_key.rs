@@ -1,32 +1,17 @@
-//! The keyspace's key: a key's 48-bit hash (big-endian), then the key.
+//! The keyspace's key: a key's 48-bit hash (big-endian), then the key, in
+//! one allocation.
 //!
-//! The keyspace is a B-tree in this order, so SCAN walks it by hash
-//! (`Db::scan`). The order is plain byte order, but compared eight bytes
-//! at a time as one integer first: the hash nearly always decides, and a
-//! `memcmp` call per comparison in every node of the descent cost more
-//! than the rest of a lookup in a large keyspace (a flash-sale purchase
-//! makes ~10 lookups among millions of keys).
+//! The keyspace ([`crate::keyspace`]) keeps its items in the byte order of
+//! these stored keys, i.e. by (hash, key), so SCAN walks it by hash
+//! (`Db::scan`). The table keeps each item's hash inline in its slot, so
+//! the key bytes are compared only when two hashes are equal.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering;
+/// Bytes of hash in front of the key.
+pub const HASH_LEN: usize = 6;
 
 /// An owned stored key (what the keyspace holds).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredKey(pub(crate) Box<[u8]>);
-
-/// A borrowed stored key (what lookups pass): the same bytes, the same
-/// order, so `BTreeMap<StoredKey, _>` can be searched without a copy.
-#[derive(Debug, PartialEq, Eq, Hash)]
-#[repr(transparent)]
-pub struct KeyRef([u8]);
-
-impl KeyRef {
-    pub fn new(stored: &[u8]) -> &KeyRef {
-        // SAFETY: KeyRef is a transparent wrapper of [u8]: the same layout
-        // and the same pointer metadata.
-        unsafe { &*(stored as *const [u8] as *const KeyRef) }
-    }
-}
 
 impl StoredKey {
     /// The bytes, for the expiry index (which holds its own copy).
@@ -42,68 +27,70 @@ impl std::ops::Deref for StoredKey {
     }
 }
 
-impl Borrow<KeyRef> for StoredKey {
-    fn borrow(&self) -> &KeyRef {
-        KeyRef::new(&self.0)
+/// The key's 48-bit hash: 64-bit FNV-1a, then murmur3's `fmix64` finalizer
+/// (FNV leaves the top bits poorly mixed for keys that differ only in their
+/// last bytes, and the table's home slot is the top bits), keeping the top
+/// 48 bits. Stable across processes: SCAN cursors stay valid across restarts
+/// of the same version (snapshots hold user keys and re-hash on load).
+pub fn hash48(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b53f_e1a8_5ec3);
+    h ^= h >> 33;
+    h >> 16
 }
 
-impl Ord for KeyRef {
-    fn cmp(&self, other: &KeyRef) -> Ordering {
-        compare(&self.0, &other.0)
-    }
+/// The stored form of `key`.
+pub fn stored_key(key: &[u8]) -> StoredKey {
+    let mut out = Vec::with_capacity(HASH_LEN + key.len());
+    out.extend_from_slice(&hash48(key).to_be_bytes()[2..]);
+    out.extend_from_slice(key);
+    StoredKey(out.into_boxed_slice())
 }
 
-impl PartialOrd for KeyRef {
-    fn partial_cmp(&self, other: &KeyRef) -> Option<Ordering> {
-        Some(self.cmp(other))
+/// Runs `f` on the stored form of `key`, on the stack when it is short (a
+/// lookup then allocates nothing).
+pub(crate) fn with_stored<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    const STACK: usize = 128;
+    if key.len() + HASH_LEN > STACK {
+        return f(&stored_key(key));
     }
+    let mut buf = [0u8; STACK];
+    buf[..HASH_LEN].copy_from_slice(&hash48(key).to_be_bytes()[2..]);
+    buf[HASH_LEN..HASH_LEN + key.len()].copy_from_slice(key);
+    f(&buf[..HASH_LEN + key.len()])
 }
 
-impl Ord for StoredKey {
-    fn cmp(&self, other: &StoredKey) -> Ordering {
-        compare(&self.0, &other.0)
-    }
+/// The user's key in a stored key.
+pub fn user_key(stored: &[u8]) -> &[u8] {
+    &stored[HASH_LEN..]
 }
 
-impl PartialOrd for StoredKey {
-    fn partial_cmp(&self, other: &StoredKey) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Byte order, the first eight bytes compared as one big-endian integer
-/// (which orders them exactly as bytes do).
-fn compare(a: &[u8], b: &[u8]) -> Ordering {
-    match (a.first_chunk::<8>(), b.first_chunk::<8>()) {
-        (Some(x), Some(y)) => match u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y)) {
-            Ordering::Equal => a[8..].cmp(&b[8..]),
-            decided => decided,
-        },
-        _ => a.cmp(b),
-    }
+/// The hash in a stored key.
+pub fn hash_of(stored: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[2..].copy_from_slice(&stored[..HASH_LEN]);
+    u64::from_be_bytes(b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn the_order_is_byte_order(a in prop::collection::vec(any::<u8>(), 0..20), b in prop::collection::vec(any::<u8>(), 0..20)) {
-            prop_assert_eq!(compare(&a, &b), a.cmp(&b));
-            let (x, y) = (StoredKey(a.clone().into()), StoredKey(b.clone().into()));
-            prop_assert_eq!(x.cmp(&y), a.cmp(&b));
-            prop_assert_eq!(KeyRef::new(&a).cmp(KeyRef::new(&b)), a.cmp(&b));
-        }
-    }
 
     #[test]
-    fn a_shared_prefix_is_decided_by_the_rest() {
-        assert_eq!(compare(b"12345678a", b"12345678b"), Ordering::Less);
-        assert_eq!(compare(b"12345678", b"12345678"), Ordering::Equal);
-        assert_eq!(compare(b"12345678", b"123456789"), Ordering::Less);
-        assert_eq!(compare(b"1234567", b"12345678"), Ordering::Less);
+    fn a_stored_key_is_the_hash_then_the_key() {
+        let stored = stored_key(b"user:42");
+        assert_eq!(hash_of(&stored), hash48(b"user:42"));
+        assert!(hash48(b"user:42") < 1 << 48);
+        assert_eq!(user_key(&stored), b"user:42");
+        assert_eq!(with_stored(b"user:42", |s| s.to_vec()), stored.to_vec());
+        let long = vec![7u8; 300];
+        assert_eq!(with_stored(&long, |s| s.to_vec()), stored_key(&long).to_vec());
     }
 }

@@ -4,6 +4,7 @@
 //! - [`slot`]: keys to slots (CRC16, hash tags).
 //! - [`spec`]: the data-command table (arity, keys, handlers); [`names`]: its index.
 //! - [`db`]: a partition's keyspace, expiry, SCAN.
+//! - [`keyspace`]: the ordered hash table holding the keys; [`keyspace_key`]: its key.
 //! - [`value`], [`num`], [`glob`]: values, number rules, patterns.
 //! - [`cmd`]: handlers per type.
 //! - [`zset`], [`stream`]: the sorted-set and stream structures.
@@ -20,6 +21,7 @@ pub mod changes;
 pub mod cmd;
 pub mod db;
 pub mod glob;
+pub mod keyspace;
 pub mod keyspace_key;
 pub mod names;
 pub mod num;

@@ -1,6 +1,7 @@
 //! A partition's state as bytes, for snapshots. The format lists every
 //! entry with its deadline and version, then the write sequence; it is
-//! deterministic (B-tree order), so equal states give equal snapshots.
+//! deterministic (the keyspace's (hash, key) order), so equal states give
+//! equal snapshots.
 
 use crate::db::{stored_key, user_key, Db, Entry};
 use crate::stream::{Consumer, Group, Pending, Stream, StreamId};
@@ -33,7 +34,7 @@ impl Db {
         out.put_u8(VERSION);
         out.put_u64_le(self.write_seq);
         out.put_u64_le(self.map.len() as u64);
-        for (stored, entry) in &self.map {
+        for (stored, entry) in self.map.iter() {
             put_bytes(out, user_key(stored));
             out.put_u64_le(entry.expire_at);
             out.put_u64_le(entry.version);
