@@ -3,7 +3,7 @@
 
 use crate::convert::{format_number, push_frame, script_view};
 use crate::limits::Control;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mlua::ffi;
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
@@ -13,11 +13,25 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use weir_protocol::Frame;
-use weir_state::value::SharedText;
 use weir_state::{Access, Db, ExecCtx, ScriptCall};
 
 /// Bytes reserved per argument before copying a call's arguments.
 const ARGUMENT_GUESS: usize = 16;
+/// Argument bytes whose buffer is kept for the next call; a call with more
+/// leaves a fresh one behind, so one large call pins no memory.
+const ARGUMENTS_KEPT: usize = 64 << 10;
+
+/// A call's arguments, copied off the Lua stack into one buffer that the
+/// next call reuses once this call's slices are gone (`BytesMut::reserve`
+/// takes back a buffer nothing else shares): ~3 allocations per
+/// `redis.call` fewer.
+#[derive(Default)]
+struct Arguments {
+    text: BytesMut,
+    /// Where each argument ends in `text`.
+    ends: Vec<usize>,
+    args: Vec<Bytes>,
+}
 
 /// What `redis.call` and `redis.pcall` reach: Lua C functions (not mlua
 /// callbacks, whose argument and reply handles cost ~2,000 instructions a
@@ -33,6 +47,8 @@ pub(crate) struct Bridge {
     /// a Lua error that unwinds past that frame, which must therefore own
     /// nothing that needs dropping.
     reply: UnsafeCell<Frame>,
+    /// The arguments of the call running, then kept for the next one.
+    arguments: UnsafeCell<Arguments>,
     /// A panic inside a call, resumed once the script has returned.
     panic: Cell<Option<Box<dyn Any + Send>>>,
 }
@@ -55,7 +71,14 @@ pub(crate) struct Entered<'a>(&'a Bridge);
 
 impl Bridge {
     pub(crate) fn new(control: Arc<Control>, resp3: Arc<AtomicBool>) -> Bridge {
-        Bridge { running: Cell::new(None), control, resp3, reply: UnsafeCell::new(Frame::Null), panic: Cell::new(None) }
+        Bridge {
+            running: Cell::new(None),
+            control,
+            resp3,
+            reply: UnsafeCell::new(Frame::Null),
+            arguments: UnsafeCell::new(Arguments::default()),
+            panic: Cell::new(None),
+        }
     }
 
     /// Points `redis.call` at these borrows until the guard drops. The
@@ -80,8 +103,14 @@ impl Bridge {
                 // owner, until the run calling us returns; one script runs
                 // at a time.
                 let (db, ctx, call) = unsafe { (&mut *running.db, &mut *running.ctx, &*running.call) };
+                // SAFETY: only this thread touches `arguments`, and no
+                // borrow of it outlives a call (commands do not call Lua).
+                let arguments = unsafe { &mut *self.arguments.get() };
                 // SAFETY: a C function's arguments are the stack.
-                unsafe { arguments(state) }.and_then(|args| check_and_run(db, ctx, call, &self.control, &args))
+                let outcome = unsafe { arguments.read(state) }
+                    .and_then(|()| check_and_run(db, ctx, call, &self.control, &arguments.args));
+                arguments.release();
+                outcome
             }
         };
         let (mut reply, failed) = match outcome {
@@ -225,38 +254,62 @@ fn not_found_message(name: &[u8]) -> String {
     }
 }
 
-/// A call's arguments as Redis takes them (strings as they are, numbers as
-/// Lua prints them, integral ones as integers), copied into one allocation
-/// for the whole call, not one each.
-///
-/// # Safety
-/// The stack holds a C function's arguments. Nothing here can raise: a
-/// number is read, never converted in place.
-unsafe fn arguments(state: *mut ffi::lua_State) -> Result<Vec<Bytes>, String> {
-    let count = ffi::lua_gettop(state);
-    if count == 0 {
-        return Err("ERR Please specify at least one argument for this redis lib call".into());
-    }
-    let count = usize::try_from(count).unwrap_or(0);
-    let mut shared = SharedText::with_capacity(count * ARGUMENT_GUESS, count);
-    for index in 1..=count as c_int {
-        match ffi::lua_type(state, index) {
-            ffi::LUA_TSTRING => {
-                let mut len = 0;
-                let text = ffi::lua_tolstring(state, index, &mut len);
-                shared.push(std::slice::from_raw_parts(text.cast::<u8>(), len));
-            }
-            ffi::LUA_TNUMBER => {
-                let n = ffi::lua_tonumber(state, index);
-                match integral(n) {
-                    Some(i) => shared.push_with(|text| write!(text, "{i}").expect("a BytesMut grows")),
-                    None => shared.push(format_number(n).as_bytes()),
+impl Arguments {
+    /// Copies a call's arguments as Redis takes them (strings as they are,
+    /// numbers as Lua prints them, integral ones as integers) into `args`,
+    /// slices of one buffer.
+    ///
+    /// # Safety
+    /// The stack holds a C function's arguments. Nothing here can raise: a
+    /// number is read, never converted in place.
+    unsafe fn read(&mut self, state: *mut ffi::lua_State) -> Result<(), String> {
+        debug_assert!(self.args.is_empty(), "released after the last call");
+        let count = usize::try_from(ffi::lua_gettop(state)).unwrap_or(0);
+        if count == 0 {
+            return Err("ERR Please specify at least one argument for this redis lib call".into());
+        }
+        self.text.reserve(count * ARGUMENT_GUESS);
+        self.ends.clear();
+        for index in 1..=count {
+            let at = index as c_int;
+            match ffi::lua_type(state, at) {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0;
+                    let text = ffi::lua_tolstring(state, at, &mut len);
+                    self.text.extend_from_slice(std::slice::from_raw_parts(text.cast::<u8>(), len));
+                }
+                ffi::LUA_TNUMBER => {
+                    let n = ffi::lua_tonumber(state, at);
+                    match integral(n) {
+                        Some(i) => write!(self.text, "{i}").expect("a BytesMut grows"),
+                        None => self.text.extend_from_slice(format_number(n).as_bytes()),
+                    }
+                }
+                _ => {
+                    self.text.clear();
+                    return Err("ERR Lua redis lib command arguments must be strings or integers".into());
                 }
             }
-            _ => return Err("ERR Lua redis lib command arguments must be strings or integers".into()),
+            self.ends.push(self.text.len());
+        }
+        let whole = self.text.split().freeze();
+        let mut start = 0;
+        for &end in &self.ends {
+            self.args.push(whole.slice(start..end));
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Drops the call's slices, so the next call can take the buffer back;
+    /// a buffer grown past `ARGUMENTS_KEPT` is let go.
+    fn release(&mut self) {
+        let len: usize = self.args.iter().map(Bytes::len).sum();
+        self.args.clear();
+        if len > ARGUMENTS_KEPT {
+            *self = Arguments::default();
         }
     }
-    Ok(shared.finish())
 }
 
 /// A Lua number that is exactly an integer (-0 is not).

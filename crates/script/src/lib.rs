@@ -21,6 +21,7 @@ pub mod convert;
 mod limits;
 mod rand48;
 mod sandbox;
+mod tonumber;
 
 use call::{push_redis_call, Bridge};
 use limits::{wall_ms, RunLimits, HOOK_EVERY};
@@ -167,6 +168,7 @@ impl Engine {
             hook_limits.check(&hook_control)
         })?;
         let run = holder.raw_get("run")?;
+        tonumber::install(&lua)?;
         sandbox::seal(&lua)?;
         Ok(Engine {
             lua,

@@ -232,3 +232,20 @@ fn a_script_leaves_nothing_behind() {
     let own = "local t = {} rawset(t, 'a', 1) table.insert(t, 2) setmetatable(t, {}) return {t.a, t[1]}";
     assert_eq!(eval(&mut e, &mut db, own, &[], &[]), Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)]));
 }
+
+#[test]
+fn call_arguments_reuse_one_buffer_and_keep_their_bytes() {
+    let (mut e, mut db) = (Engine::new(Limits::default()).expect("engine"), Db::new());
+    // Many calls in one run and across runs, numbers among strings, one
+    // call far larger than the buffer kept between calls.
+    let body = "for i = 1, 300 do redis.call('HSET', KEYS[1], 'f' .. i, i * 1.5, 'g' .. i, ARGV[1]) end \
+                redis.call('HSET', KEYS[1], 'big', string.rep('x', 100000)) \
+                return {redis.call('HGET', KEYS[1], 'f7'), redis.call('HGET', KEYS[1], 'g300'), \
+                        redis.call('HSTRLEN', KEYS[1], 'big'), redis.call('HLEN', KEYS[1])}";
+    for round in 0..3 {
+        let value = format!("v{round}");
+        let reply = eval(&mut e, &mut db, body, &["h"], &[&value]);
+        let want = vec![Frame::bulk("10.5"), Frame::bulk(value), Frame::Integer(100_000), Frame::Integer(601)];
+        assert_eq!(reply, Frame::Array(want));
+    }
+}

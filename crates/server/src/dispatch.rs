@@ -13,7 +13,7 @@ use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use weir_protocol::Frame;
-use weir_state::{key_slot, Access, CommandSpec};
+use weir_state::{hash_part, slot_of_part, Access, CommandSpec};
 
 /// A command's reply, now or once its batch is applied.
 pub enum Reply {
@@ -204,22 +204,48 @@ fn allowed_before_auth(resolved: Option<Resolved>) -> bool {
 }
 
 /// The one slot all of a command's keys hash to, or CROSSSLOT.
+/// A key whose hashed part (`{hash tag}`) equals the first key's shares its
+/// slot without a CRC: a flash sale's three `{sale:ID}` keys hash once.
 pub fn command_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<u16, Frame> {
-    let mut slot = None;
+    let mut slot: Option<(u16, &[u8])> = None;
     for index in spec.key_indexes(args) {
         let Some(key) = args.get(index) else { continue };
-        let this = key_slot(key);
+        let part = hash_part(key);
         match slot {
-            None => slot = Some(this),
-            Some(first) if first != this => return Err(Frame::error(CROSSSLOT)),
+            None => slot = Some((slot_of_part(part), part)),
+            Some((_, first)) if first == part => {}
+            Some((first, _)) if first != slot_of_part(part) => return Err(Frame::error(CROSSSLOT)),
             Some(_) => {}
         }
     }
+    let slot = slot.map(|(slot, _)| slot);
     match slot {
         Some(slot) => Ok(slot),
         // Malformed `numkeys`, or a container's keyless subcommand: any
         // partition's handler gives the exact reply.
         None if spec.movable.is_some() || spec.has_subcommands() => Ok(0),
         None => Err(commands::wrong_arity(spec)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot_of(keys: &[&str]) -> Result<u16, Frame> {
+        let mut args = vec![Bytes::from_static(b"MGET")];
+        args.extend(keys.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())));
+        command_slot(weir_state::lookup(b"MGET").expect("MGET"), &args)
+    }
+
+    #[test]
+    fn keys_share_a_slot_by_tag_or_by_crc_else_crossslot() {
+        let tagged = weir_state::key_slot(b"sale:1");
+        assert_eq!(slot_of(&["{sale:1}:stock", "{sale:1}:buyer:7", "{sale:1}:orders"]), Ok(tagged));
+        assert_eq!(slot_of(&["sale:1", "{sale:1}x"]), Ok(tagged), "a whole key equal to the other's tag");
+        // Different keys whose CRCs land in one slot.
+        assert_eq!(slot_of(&["user:1", "k22669"]), Ok(10778));
+        assert_eq!(slot_of(&["{sale:1}:stock", "{sale:2}:stock"]), Err(Frame::error(CROSSSLOT)));
+        assert_eq!(slot_of(&["{sale:1}a", "{sale:1}b", "c"]), Err(Frame::error(CROSSSLOT)));
     }
 }

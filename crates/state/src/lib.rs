@@ -35,7 +35,7 @@ pub mod zset;
 pub use batch::{BatchBuilder, BatchError, ScriptCall, ScriptHost};
 pub use db::{Db, ExecCtx, Mode};
 pub use glob::glob_match;
-pub use slot::{key_slot, SLOT_COUNT};
+pub use slot::{hash_part, key_slot, slot_of_part, SLOT_COUNT};
 pub use snapshot::SnapshotError;
 pub use spec::{all_commands, lookup, Access, CommandSpec};
 

@@ -40,7 +40,12 @@ pub fn hash_part(key: &[u8]) -> &[u8] {
 }
 
 pub fn key_slot(key: &[u8]) -> u16 {
-    crc16(hash_part(key)) % SLOT_COUNT
+    slot_of_part(hash_part(key))
+}
+
+/// The slot of a key's hashed part (`hash_part`).
+pub fn slot_of_part(part: &[u8]) -> u16 {
+    crc16(part) % SLOT_COUNT
 }
 
 #[cfg(test)]
