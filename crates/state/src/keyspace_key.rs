@@ -6,19 +6,15 @@
 //! (`Db::scan`). The table keeps each item's hash inline in its slot, so
 //! the key bytes are compared only when two hashes are equal.
 
+use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
+
 /// Bytes of hash in front of the key.
 pub const HASH_LEN: usize = 6;
 
 /// An owned stored key (what the keyspace holds).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredKey(pub(crate) Box<[u8]>);
-
-impl StoredKey {
-    /// The bytes, for the expiry index (which holds its own copy).
-    pub fn to_boxed(&self) -> Box<[u8]> {
-        self.0.clone()
-    }
-}
 
 impl std::ops::Deref for StoredKey {
     type Target = [u8];
@@ -27,23 +23,17 @@ impl std::ops::Deref for StoredKey {
     }
 }
 
-/// The key's 48-bit hash: 64-bit FNV-1a, then murmur3's `fmix64` finalizer
-/// (FNV leaves the top bits poorly mixed for keys that differ only in their
-/// last bytes, and the table's home slot is the top bits), keeping the top
-/// 48 bits. Stable across processes: SCAN cursors stay valid across restarts
-/// of the same version (snapshots hold user keys and re-hash on load).
+/// The key's 48-bit hash: SipHash-1-3 (std's `RandomState`) under a key
+/// drawn once per process, keeping the top 48 bits (the table's home slot
+/// is the top bits). Keyed, as Redis's dict hash is: a client that picks
+/// its keys cannot pile them onto one home and turn lookups into long
+/// walks, even after learning hashes from SCAN cursors. So the order of
+/// the keyspace, and SCAN cursors, belong to one process (as in Redis): no
+/// replicated state depends on them (snapshots hold user keys and re-hash
+/// on load; the expiry index is ordered by user key).
 pub fn hash48(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b53f_e1a8_5ec3);
-    h ^= h >> 33;
-    h >> 16
+    static SEED: OnceLock<RandomState> = OnceLock::new();
+    SEED.get_or_init(RandomState::new).hash_one(key) >> 16
 }
 
 /// The stored form of `key`.

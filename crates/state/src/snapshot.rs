@@ -111,7 +111,7 @@ impl Db {
             let value = r.value()?;
             let stored = stored_key(&key);
             if expire_at != 0 {
-                db.expiring.insert((expire_at, stored.to_boxed()));
+                db.expiring.insert((expire_at, Box::from(&key[..])));
             }
             db.map.insert(stored, Entry { value, expire_at, version });
         }
