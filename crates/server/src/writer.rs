@@ -113,9 +113,9 @@ struct InFlight {
 /// The wait grows with the callers awaited, since this runtime writes
 /// each one's reply and reads its next request before it can queue:
 /// `GATHER_PER_CALLER` each, within `GATHER_MIN..=GATHER_MAX`.
-const GATHER_PER_CALLER: Duration = Duration::from_micros(20);
-const GATHER_MIN: Duration = Duration::from_micros(200);
-const GATHER_MAX: Duration = Duration::from_millis(1);
+const GATHER_PER_CALLER: Duration = Duration::from_micros(40);
+const GATHER_MIN: Duration = Duration::from_micros(400);
+const GATHER_MAX: Duration = Duration::from_millis(2);
 
 /// How long a cut may wait for `expected` returning callers.
 fn gather_window(expected: usize) -> Duration {
@@ -554,7 +554,7 @@ mod tests {
     #[test]
     fn the_gather_window_grows_with_the_callers_awaited_within_bounds() {
         assert_eq!(gather_window(1), GATHER_MIN, "a few callers: the floor");
-        assert_eq!(gather_window(20), Duration::from_micros(400));
+        assert_eq!(gather_window(20), Duration::from_micros(800));
         assert_eq!(gather_window(50), GATHER_MAX);
         assert_eq!(gather_window(usize::MAX), GATHER_MAX, "no overflow");
         assert!((1..200).all(|n| gather_window(n) <= gather_window(n + 1)), "monotonic");
