@@ -1,7 +1,9 @@
 //! A partition's state as bytes, for snapshots. The format lists every
 //! entry with its deadline and version, then the write sequence; it is
-//! deterministic (the keyspace's (hash, key) order), so equal states give
-//! equal snapshots.
+//! in the keyspace's (hash, key) order, so equal states give equal bytes
+//! within one process; the hash is keyed per process, so another process
+//! (a replica, a restart) lists the same entries in another order, and
+//! loading re-hashes every key.
 
 use crate::db::{stored_key, user_key, Db, Entry};
 use crate::stream::{Consumer, Group, Pending, Stream, StreamId};
