@@ -118,7 +118,8 @@ pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut impl BufMut) {
 }
 
 /// Decimal digits without a heap allocation.
-fn put_int(out: &mut impl BufMut, n: i64) {
+/// Appends `n` in decimal, as Redis prints integers.
+pub fn put_int(out: &mut impl BufMut, n: i64) {
     let mut buf = [0u8; 20];
     let mut at = buf.len();
     let mut v = n.unsigned_abs();

@@ -19,7 +19,7 @@ pub mod limits;
 
 pub use decode::{ProtocolError, RequestDecoder};
 pub use double::{double_text, format_double};
-pub use encode::{encode, encode_request};
+pub use encode::{encode, encode_request, put_int};
 pub use frame::{Frame, Version};
 pub use int::parse_int;
 pub use limits::Limits;

@@ -110,6 +110,7 @@ impl Conn<'_> {
     /// Returns false when the connection must close.
     async fn run_buffered(&mut self, decoder: &mut RequestDecoder) -> Result<bool, String> {
         self.arrived = Instant::now();
+        self.session.arrived(self.arrived);
         self.session.client.active_at(self.arrived);
         loop {
             match decoder.decode(&mut self.input) {

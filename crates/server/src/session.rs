@@ -37,6 +37,9 @@ pub struct Session {
     pub client: Arc<ClientEntry>,
     /// When the last reply was ready to send.
     pub answered_at: Option<Instant>,
+    /// The commands being run arrived within `RETURN_WINDOW` of the reply
+    /// before them (`arrived`): one clock read per read of the socket.
+    returning: bool,
     /// No earlier command of this connection awaits its reply (its writes
     /// are applied): set by the connection before each command.
     pub settled: bool,
@@ -54,13 +57,22 @@ impl Session {
             closing: false,
             client,
             answered_at: None,
+            returning: false,
             settled: false,
         }
     }
 
-    /// Whether this connection came straight back after its last reply.
+    /// Notes when the next commands arrived (a read of the socket), which
+    /// tells whether this connection came straight back after its last
+    /// reply.
+    pub fn arrived(&mut self, at: Instant) {
+        self.returning =
+            self.answered_at.is_some_and(|answered| at.saturating_duration_since(answered) <= RETURN_WINDOW);
+    }
+
+    /// Whether the commands being run came straight after the last reply.
     pub fn returning(&self) -> bool {
-        self.answered_at.is_some_and(|at| at.elapsed() <= RETURN_WINDOW)
+        self.returning
     }
 
     pub fn unwatch(&mut self) {
@@ -163,10 +175,14 @@ mod tests {
     #[test]
     fn a_connection_is_returning_only_soon_after_its_last_reply() {
         let mut session = Session::new(Clients::default().register(None, None), false);
+        let start = Instant::now();
+        session.arrived(start);
         assert!(!session.returning(), "a first write expects nothing");
-        session.answered_at = Some(Instant::now());
+        session.answered_at = Some(start);
+        assert!(!session.returning(), "decided when the commands arrived");
+        session.arrived(start + RETURN_WINDOW / 2);
         assert!(session.returning());
-        session.answered_at = Instant::now().checked_sub(RETURN_WINDOW * 2);
+        session.arrived(start + RETURN_WINDOW * 2);
         assert!(!session.returning(), "a client that took its time is not waited for");
     }
 }

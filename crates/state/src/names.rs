@@ -67,15 +67,54 @@ impl<T: Copy> Default for LastName<T> {
 impl<T: Copy> LastName<T> {
     /// `lookup(name)`, remembered for the next call with the same bytes.
     pub fn get(&mut self, name: &[u8], lookup: impl FnOnce(&[u8]) -> Option<T>) -> Option<T> {
-        if self.value.is_some() && name.len() == self.len && name == &self.name[..self.len] {
-            return self.value;
+        if let Some(value) = self.hit(name) {
+            return Some(value);
         }
         let value = lookup(name);
-        // Only hits are remembered: an unknown name stays an error path.
+        self.remember(name, value);
+        value
+    }
+
+    fn hit(&self, name: &[u8]) -> Option<T> {
+        let same = name.len() == self.len && name == &self.name[..self.len];
+        self.value.filter(|_| same)
+    }
+
+    /// Only hits are remembered: an unknown name stays an error path.
+    fn remember(&mut self, name: &[u8], value: Option<T>) {
         if value.is_some() && name.len() <= MAX_NAME_LEN {
             self.name[..name.len()].copy_from_slice(name);
             self.len = name.len();
             self.value = value;
+        }
+    }
+}
+
+/// The last `N` names looked up, for callers that cycle through a few
+/// commands (a script's `redis.call`s), replaced oldest first.
+#[derive(Clone, Copy, Debug)]
+pub struct RecentNames<T: Copy, const N: usize> {
+    names: [LastName<T>; N],
+    /// Where the next name looked up is remembered.
+    next: usize,
+}
+
+impl<T: Copy, const N: usize> Default for RecentNames<T, N> {
+    fn default() -> RecentNames<T, N> {
+        RecentNames { names: [LastName::default(); N], next: 0 }
+    }
+}
+
+impl<T: Copy, const N: usize> RecentNames<T, N> {
+    /// `lookup(name)`, remembered for later calls with the same bytes.
+    pub fn get(&mut self, name: &[u8], lookup: impl FnOnce(&[u8]) -> Option<T>) -> Option<T> {
+        if let Some(value) = self.names.iter().find_map(|last| last.hit(name)) {
+            return Some(value);
+        }
+        let value = lookup(name);
+        if value.is_some() {
+            self.names[self.next].remember(name, value);
+            self.next = (self.next + 1) % N;
         }
         value
     }
@@ -124,5 +163,28 @@ mod tests {
         assert_eq!(get(&mut last, b"ge"), None, "misses are not remembered");
         assert_eq!(get(&mut last, b"GET"), Some(3 + b'G' as usize));
         assert_eq!(lookups, 4);
+    }
+
+    #[test]
+    fn recent_names_remember_the_last_few_by_their_exact_bytes() {
+        let mut recent: RecentNames<usize, 2> = RecentNames::default();
+        let lookups = std::cell::Cell::new(0);
+        let get = |recent: &mut RecentNames<usize, 2>, name: &[u8]| {
+            recent.get(name, |n| {
+                lookups.set(lookups.get() + 1);
+                (n != b"nope").then_some(n.len())
+            })
+        };
+        for _ in 0..3 {
+            assert_eq!(get(&mut recent, b"get"), Some(3));
+            assert_eq!(get(&mut recent, b"decrby"), Some(6));
+        }
+        assert_eq!(lookups.get(), 2, "two names cycled through are looked up once each");
+        assert_eq!(get(&mut recent, b"nope"), None);
+        assert_eq!(get(&mut recent, b"nope"), None, "misses are not remembered");
+        assert_eq!(get(&mut recent, b"xadd"), Some(4), "replaces the oldest, get");
+        assert_eq!(get(&mut recent, b"decrby"), Some(6));
+        assert_eq!(get(&mut recent, b"get"), Some(3));
+        assert_eq!(lookups.get(), 6);
     }
 }
