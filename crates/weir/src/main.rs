@@ -79,9 +79,12 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// thread only at a later allocation). Otherwise an idle node that had
 /// just loaded 1M keys stayed ~50% above what the data holds: a write
 /// tier's batches free large blocks all the time. Redis also runs
-/// jemalloc's background thread.
+/// jemalloc's background thread; one is enough (jemalloc would start one
+/// per core, idle).
 #[allow(non_upper_case_globals)]
 #[export_name = "_rjem_malloc_conf"]
 pub static malloc_conf: Option<&'static std::ffi::c_char> =
     // SAFETY: a C string literal is 'static and NUL-terminated.
-    Some(unsafe { &*c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr() });
+    Some(unsafe {
+        &*c"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr()
+    });

@@ -1,5 +1,5 @@
 //! The binary's allocator: jemalloc, with the options `main.rs` compiles in
-//! (a background thread returning freed pages after 1 s). jemalloc prints
+//! (one background thread returning freed pages after 1 s). jemalloc prints
 //! the options it runs with when asked to through its environment.
 
 mod common;
@@ -15,7 +15,20 @@ fn jemalloc_runs_with_the_compiled_in_options() {
         .expect("weir runs");
     assert!(output.status.success(), "weir --version failed: {output:?}");
     let stats = String::from_utf8_lossy(&output.stderr);
-    for option in ["opt.background_thread: true", "opt.dirty_decay_ms: 1000", "opt.muzzy_decay_ms: 0"] {
+    let options = ["opt.background_thread: true", "opt.dirty_decay_ms: 1000", "opt.muzzy_decay_ms: 0"];
+    for option in options {
         assert!(stats.contains(option), "jemalloc's statistics lack {option:?}:\n{stats}");
     }
+}
+
+#[test]
+fn a_node_runs_one_jemalloc_background_thread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = common::start_weir(dir.path(), &[]);
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", node.child.id())).expect("the node's threads");
+    let names: Vec<String> = tasks
+        .map(|task| std::fs::read_to_string(task.expect("a thread").path().join("comm")).unwrap_or_default())
+        .collect();
+    let background = names.iter().filter(|name| name.starts_with("jemalloc_bg")).count();
+    assert_eq!(background, 1, "threads: {names:?}");
 }
