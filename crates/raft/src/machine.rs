@@ -326,6 +326,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         // Serialized under the lock, off the runtime's core: a large state
         // takes milliseconds, and every partition's tasks share the core
         // (this partition's apply and reads wait without blocking it).
+        let started = std::time::Instant::now();
         let (meta, bytes) = in_place(|| {
             let machine = lock(&self.machine);
             // Sized from the last one: no copy as the buffer grows.
@@ -341,12 +342,19 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             let meta = Meta { last_log_id: machine.applied, last_membership: machine.membership.clone(), snapshot_id };
             (meta, bytes)
         });
+        let locked = started.elapsed();
         // A snapshot outlives a crash: it may only hold durable entries.
         let covered = meta.last_log_id.map_or(0, |id| id.index);
         let durable = self.durability.wait_for(covered).await;
         durable.map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         let bytes = self.save_file(meta.clone(), bytes).await?;
-        tracing::debug!(snapshot = %meta.snapshot_id, bytes = bytes.len(), "snapshot built");
+        tracing::debug!(
+            snapshot = %meta.snapshot_id,
+            bytes = bytes.len(),
+            locked_ms = locked.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "snapshot built"
+        );
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
     }
 }
