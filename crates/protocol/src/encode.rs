@@ -117,8 +117,8 @@ pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut impl BufMut) {
     }
 }
 
-/// Decimal digits without a heap allocation.
-/// Appends `n` in decimal, as Redis prints integers.
+/// Appends `n` in decimal, as Redis prints integers, without a heap
+/// allocation.
 pub fn put_int(out: &mut impl BufMut, n: i64) {
     let mut buf = [0u8; 20];
     let mut at = buf.len();
