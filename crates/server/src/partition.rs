@@ -114,6 +114,7 @@ impl Partition {
             rng: rand::rngs::SmallRng::from_entropy(),
             last_now: 0,
             expected: 0,
+            expected_scripts: false,
             gather_until: None,
         };
         tokio::spawn(writer.run(rx));

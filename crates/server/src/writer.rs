@@ -76,6 +76,8 @@ pub(crate) struct Writer {
     pub(crate) last_now: u64,
     /// Returning callers answered since the last cut (gathering).
     pub(crate) expected: usize,
+    /// Whether one of them ran a script (no early cut, `gather_done`).
+    pub(crate) expected_scripts: bool,
     /// Until when the next cut may wait for them.
     pub(crate) gather_until: Option<Instant>,
 }
@@ -134,11 +136,26 @@ enum Pending {
     Block(Blocked),
 }
 
+/// Once the log is free, a cut of plain commands need not wait for the
+/// last quarter of the expected callers (an *early* cut): their clients
+/// read a batch's replies one by one and come back last, and waiting for
+/// them left both the log and the runtime idle meanwhile. They join the
+/// next batch instead, cut while this one is made durable. Measured,
+/// interleaved, 50 clients, no pipeline, against waiting for all:
+/// redis-benchmark LPUSH, XADD, ZINCRBY +3-8% (medians of 5 and 9),
+/// `weir bench` LPUSH +13%; a half measured no better, a third and less
+/// worse. Not after scripts: applying them keeps this runtime busy, the
+/// client does not idle, and the extra batch cost the flash sale 13%.
+const GATHER_ENOUGH_PERCENT: usize = 75;
+
 /// The gathering rule: cut once every expected caller is queued, or once
-/// the batch before is durable and waiting longer is not worth it
-/// (`stop`: the deadline passed, or woken blocked clients wait to run).
-fn gather_done(queued: usize, expected: usize, can_cut: bool, stop: bool) -> bool {
-    queued >= expected || (can_cut && stop)
+/// the batch before is durable and either (`early`) three quarters are
+/// queued or waiting longer is not worth it (`stop`: the deadline passed,
+/// or woken blocked clients wait to run; called only when it decides, as
+/// it reads the clock).
+fn gather_done(queued: usize, expected: usize, early: bool, can_cut: bool, stop: impl FnOnce() -> bool) -> bool {
+    let enough = early && queued.saturating_mul(100) >= expected.saturating_mul(GATHER_ENOUGH_PERCENT);
+    queued >= expected || (can_cut && (enough || stop()))
 }
 
 impl Pending {
@@ -173,6 +190,7 @@ impl Writer {
             if self.expected > 0 && (can_cut || self.has_room(&in_flight)) {
                 if self.gathered(rx.len(), can_cut, !retries.is_empty()) {
                     self.expected = 0;
+                    self.expected_scripts = false;
                     if !(rx.is_empty() && retries.is_empty()) {
                         self.cut(&mut rx, &mut retries, &mut in_flight, None).await;
                     }
@@ -232,6 +250,7 @@ impl Writer {
     ) {
         // Whoever was expected joins this batch, or comes too late for it.
         self.expected = 0;
+        self.expected_scripts = false;
         self.gather_until = None;
         self.blocked.expire(Instant::now());
         self.last_now = self.last_now.max(now_ms());
@@ -271,17 +290,19 @@ impl Writer {
                 },
                 Err(reply) => Err(reply),
             };
-            self.answered(done.pending, result).await;
+            self.answered(done.pending, done.scripted, result).await;
         }
     }
 
     /// Whether the cut may stop waiting for returning callers: all are
-    /// back, or the batch before is durable and either the gather window has
-    /// passed or woken blocked clients wait to run.
+    /// back, or the batch before is durable and either three quarters are
+    /// back, the gather window has passed or woken blocked clients wait to
+    /// run ([`gather_done`]).
     fn gathered(&mut self, queued: usize, can_cut: bool, retries: bool) -> bool {
         let expected = self.expected;
         let until = *self.gather_until.get_or_insert_with(|| Instant::now() + gather_window(expected));
-        let done = gather_done(queued, self.expected, can_cut, retries || Instant::now() >= until);
+        let early = !self.expected_scripts;
+        let done = gather_done(queued, expected, early, can_cut, || retries || Instant::now() >= until);
         if done {
             self.gather_until = None;
         }
@@ -324,8 +345,12 @@ impl Writer {
             result = async { unapplied.expect("guarded").response.as_mut().await }, if applying => Wake::Applied(result),
             _ = self.durability.changed(), if flushing => Wake::Flushed,
             next = rx.recv(), if take => next.map_or(Wake::Closed, Wake::Proposal),
-            _ = tokio::time::sleep_until(wake_at.unwrap_or_else(Instant::now)), if wake_at.is_some() => Wake::Tick,
-            _ = tokio::time::sleep(SCRIPT_POLL), if scripted => Wake::ScriptPoll,
+            // select! builds every branch's future, enabled or not: the
+            // timers are made inside async blocks so that a wake without
+            // them reads no clock (two reads per wake, ~4% of the runtime
+            // thread without a pipeline).
+            _ = async { tokio::time::sleep_until(wake_at.expect("guarded")).await }, if wake_at.is_some() => Wake::Tick,
+            _ = async { tokio::time::sleep(SCRIPT_POLL).await }, if scripted => Wake::ScriptPoll,
             // The runtime's timers tick in milliseconds: a gathering
             // writer yields instead, so connections run meanwhile.
             _ = tokio::task::yield_now(), if gathering => Wake::Gathering,
@@ -349,20 +374,27 @@ impl Writer {
                 Some(Err(reply)) => Err(reply),
             };
             let done = in_flight.pop_front().expect("the oldest batch is there");
-            retries.extend(self.answered(done.pending, result).await);
+            retries.extend(self.answered(done.pending, done.scripted, result).await);
             self.publish_blocked();
         }
     }
 
     /// Answers a batch's callers and returns the blocked clients to run
     /// again because it pushed to a key they wait on.
-    async fn answered(&mut self, pending: Vec<Pending>, result: Result<Applied, Frame>) -> Vec<Blocked> {
+    async fn answered(
+        &mut self,
+        pending: Vec<Pending>,
+        scripted: bool,
+        result: Result<Applied, Frame>,
+    ) -> Vec<Blocked> {
         let woken = match result {
             Ok(Applied { response, .. }) => {
                 if response.replies.iter().any(killed_script) {
                     self.snapshot_past_kill().await;
                 }
-                self.expected += pending.iter().filter(|p| p.returning()).count();
+                let returning = pending.iter().filter(|p| p.returning()).count();
+                self.expected += returning;
+                self.expected_scripts |= scripted && returning > 0;
                 self.deliver(pending, response.replies);
                 self.wake(response.ready).await
             }
@@ -545,10 +577,19 @@ mod tests {
 
     #[test]
     fn a_gathered_cut_waits_for_the_expected_callers_or_the_deadline() {
-        assert!(gather_done(5, 5, false, false), "all back: cut, even before the last batch is durable");
-        assert!(!gather_done(4, 5, true, false), "one missing, deadline not reached: wait");
-        assert!(gather_done(4, 5, true, true), "deadline reached and the log is free: cut");
-        assert!(!gather_done(4, 5, false, true), "the batch before is not durable: wait for it");
+        assert!(gather_done(5, 5, true, false, || false), "all back: cut, even before the last batch is durable");
+        assert!(!gather_done(2, 5, true, true, || false), "most missing, deadline not reached: wait");
+        assert!(gather_done(2, 5, true, true, || true), "deadline reached and the log is free: cut");
+        assert!(!gather_done(4, 5, true, false, || true), "the batch before is not durable: wait for it");
+        assert!(gather_done(3, 4, true, true, || false), "three quarters back and the log is free: cut");
+        assert!(!gather_done(3, 4, true, false, || false), "three quarters back, the log busy: wait");
+        assert!(!gather_done(2, 4, true, true, || false), "half back: wait");
+        assert!(gather_done(0, 0, true, false, || false), "nothing expected");
+        assert!(!gather_done(1, usize::MAX, true, true, || false), "no overflow");
+        let no_clock = || -> bool { unreachable!("the deadline is read only when it decides") };
+        assert!(gather_done(5, 5, true, true, no_clock) && !gather_done(1, 5, true, false, no_clock));
+        assert!(!gather_done(3, 4, false, true, || false), "after scripts, three quarters are not enough");
+        assert!(gather_done(3, 4, false, true, || true), "but the deadline still is");
     }
 
     #[test]
