@@ -21,6 +21,7 @@ pub mod config;
 pub mod connection;
 pub mod data_dir;
 pub mod dispatch;
+pub mod gather;
 pub mod http;
 pub mod info;
 pub mod listener;

@@ -113,9 +113,7 @@ impl Partition {
             durability: partition.durability.clone(),
             rng: rand::rngs::SmallRng::from_entropy(),
             last_now: 0,
-            expected: 0,
-            expected_scripts: false,
-            gather_until: None,
+            gather: Default::default(),
         };
         tokio::spawn(writer.run(rx));
         tokio::spawn(partition.clone().expire_loop());

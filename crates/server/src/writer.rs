@@ -18,6 +18,7 @@
 //! them out.
 
 use crate::blocking::{self, Blocked, Registry};
+use crate::gather::Gather;
 use crate::partition::{busy_past, now_ms, Proposal, Queue, Queued, Waiter, SCRIPT_POLL};
 use crate::stats::Stats;
 use bytes::Bytes;
@@ -74,12 +75,8 @@ pub(crate) struct Writer {
     /// The last batch's clock: a batch's clock never goes backwards, so
     /// replayed expiry decisions are monotonic too.
     pub(crate) last_now: u64,
-    /// Returning callers answered since the last cut (gathering).
-    pub(crate) expected: usize,
-    /// Whether one of them ran a script (no early cut, `gather_done`).
-    pub(crate) expected_scripts: bool,
-    /// Until when the next cut may wait for them.
-    pub(crate) gather_until: Option<Instant>,
+    /// Returning callers answered since the last cut (`crate::gather`).
+    pub(crate) gather: Gather,
 }
 
 /// Batches a partition keeps in Raft at once: one being applied and
@@ -108,23 +105,6 @@ struct InFlight {
     applied: Option<Result<Applied, Frame>>,
 }
 
-/// How long a cut may wait for returning callers (connections that
-/// propose again at once when answered, `Session::returning`). Without the
-/// wait, a closed-loop client answered when batch k is durable can only
-/// join the batch cut when k+1 is: one request per two fsync cycles.
-/// The wait grows with the callers awaited, since this runtime writes
-/// each one's reply and reads its next request before it can queue:
-/// `GATHER_PER_CALLER` each, within `GATHER_MIN..=GATHER_MAX`.
-const GATHER_PER_CALLER: Duration = Duration::from_micros(40);
-const GATHER_MIN: Duration = Duration::from_micros(400);
-const GATHER_MAX: Duration = Duration::from_millis(2);
-
-/// How long a cut may wait for `expected` returning callers.
-fn gather_window(expected: usize) -> Duration {
-    let per_caller = GATHER_PER_CALLER.saturating_mul(u32::try_from(expected).unwrap_or(u32::MAX));
-    per_caller.clamp(GATHER_MIN, GATHER_MAX)
-}
-
 /// A caller waiting on a batch item.
 enum Pending {
     /// The flag: the caller is returning (`Session::returning`).
@@ -134,28 +114,6 @@ enum Pending {
     Group(Waiter, usize, bool),
     /// A blocking command: parked if it found nothing.
     Block(Blocked),
-}
-
-/// Once the log is free, a cut of plain commands need not wait for the
-/// last quarter of the expected callers (an *early* cut): their clients
-/// read a batch's replies one by one and come back last, and waiting for
-/// them left both the log and the runtime idle meanwhile. They join the
-/// next batch instead, cut while this one is made durable. Measured,
-/// interleaved, 50 clients, no pipeline, against waiting for all:
-/// redis-benchmark LPUSH, XADD, ZINCRBY +3-8% (medians of 5 and 9),
-/// `weir bench` LPUSH +13%; a half measured no better, a third and less
-/// worse. Not after scripts: applying them keeps this runtime busy, the
-/// client does not idle, and the extra batch cost the flash sale 13%.
-const GATHER_ENOUGH_PERCENT: usize = 75;
-
-/// The gathering rule: cut once every expected caller is queued, or once
-/// the batch before is durable and either (`early`) three quarters are
-/// queued or waiting longer is not worth it (`stop`: the deadline passed,
-/// or woken blocked clients wait to run; called only when it decides, as
-/// it reads the clock).
-fn gather_done(queued: usize, expected: usize, early: bool, can_cut: bool, stop: impl FnOnce() -> bool) -> bool {
-    let enough = early && queued.saturating_mul(100) >= expected.saturating_mul(GATHER_ENOUGH_PERCENT);
-    queued >= expected || (can_cut && (enough || stop()))
 }
 
 impl Pending {
@@ -187,10 +145,8 @@ impl Writer {
         loop {
             let can_cut = self.can_cut(&in_flight);
             let mut gathering = false;
-            if self.expected > 0 && (can_cut || self.has_room(&in_flight)) {
-                if self.gathered(rx.len(), can_cut, !retries.is_empty()) {
-                    self.expected = 0;
-                    self.expected_scripts = false;
+            if self.gather.expecting() && (can_cut || self.has_room(&in_flight)) {
+                if self.gather.done(rx.len(), can_cut, !retries.is_empty()) {
                     if !(rx.is_empty() && retries.is_empty()) {
                         self.cut(&mut rx, &mut retries, &mut in_flight, None).await;
                     }
@@ -248,10 +204,7 @@ impl Writer {
         in_flight: &mut VecDeque<InFlight>,
         first: Option<Queued>,
     ) {
-        // Whoever was expected joins this batch, or comes too late for it.
-        self.expected = 0;
-        self.expected_scripts = false;
-        self.gather_until = None;
+        self.gather.reset();
         self.blocked.expire(Instant::now());
         self.last_now = self.last_now.max(now_ms());
         let mut builder = BatchBuilder::new(self.last_now, self.rng.gen());
@@ -292,21 +245,6 @@ impl Writer {
             };
             self.answered(done.pending, done.scripted, result).await;
         }
-    }
-
-    /// Whether the cut may stop waiting for returning callers: all are
-    /// back, or the batch before is durable and either three quarters are
-    /// back, the gather window has passed or woken blocked clients wait to
-    /// run ([`gather_done`]).
-    fn gathered(&mut self, queued: usize, can_cut: bool, retries: bool) -> bool {
-        let expected = self.expected;
-        let until = *self.gather_until.get_or_insert_with(|| Instant::now() + gather_window(expected));
-        let early = !self.expected_scripts;
-        let done = gather_done(queued, expected, early, can_cut, || retries || Instant::now() >= until);
-        if done {
-            self.gather_until = None;
-        }
-        done
     }
 
     /// Whether another batch may enter Raft while the last one is still
@@ -392,9 +330,7 @@ impl Writer {
                 if response.replies.iter().any(killed_script) {
                     self.snapshot_past_kill().await;
                 }
-                let returning = pending.iter().filter(|p| p.returning()).count();
-                self.expected += returning;
-                self.expected_scripts |= scripted && returning > 0;
+                self.gather.answered(pending.iter().filter(|p| p.returning()).count(), scripted);
                 self.deliver(pending, response.replies);
                 self.wake(response.ready).await
             }
@@ -567,37 +503,5 @@ fn fail_all(pending: Vec<Pending>, reply: &Frame) {
             Pending::Reply(waiter, _) | Pending::Group(waiter, _, _) => waiter.send(reply.clone()),
             Pending::Block(blocked) => blocked.reply.send(reply.clone()),
         };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{gather_done, gather_window, GATHER_MAX, GATHER_MIN};
-    use std::time::Duration;
-
-    #[test]
-    fn a_gathered_cut_waits_for_the_expected_callers_or_the_deadline() {
-        assert!(gather_done(5, 5, true, false, || false), "all back: cut, even before the last batch is durable");
-        assert!(!gather_done(2, 5, true, true, || false), "most missing, deadline not reached: wait");
-        assert!(gather_done(2, 5, true, true, || true), "deadline reached and the log is free: cut");
-        assert!(!gather_done(4, 5, true, false, || true), "the batch before is not durable: wait for it");
-        assert!(gather_done(3, 4, true, true, || false), "three quarters back and the log is free: cut");
-        assert!(!gather_done(3, 4, true, false, || false), "three quarters back, the log busy: wait");
-        assert!(!gather_done(2, 4, true, true, || false), "half back: wait");
-        assert!(gather_done(0, 0, true, false, || false), "nothing expected");
-        assert!(!gather_done(1, usize::MAX, true, true, || false), "no overflow");
-        let no_clock = || -> bool { unreachable!("the deadline is read only when it decides") };
-        assert!(gather_done(5, 5, true, true, no_clock) && !gather_done(1, 5, true, false, no_clock));
-        assert!(!gather_done(3, 4, false, true, || false), "after scripts, three quarters are not enough");
-        assert!(gather_done(3, 4, false, true, || true), "but the deadline still is");
-    }
-
-    #[test]
-    fn the_gather_window_grows_with_the_callers_awaited_within_bounds() {
-        assert_eq!(gather_window(1), GATHER_MIN, "a few callers: the floor");
-        assert_eq!(gather_window(20), Duration::from_micros(800));
-        assert_eq!(gather_window(50), GATHER_MAX);
-        assert_eq!(gather_window(usize::MAX), GATHER_MAX, "no overflow");
-        assert!((1..200).all(|n| gather_window(n) <= gather_window(n + 1)), "monotonic");
     }
 }
