@@ -285,7 +285,7 @@ impl Writer {
             next = rx.recv(), if take => next.map_or(Wake::Closed, Wake::Proposal),
             // select! builds every branch's future, enabled or not: the
             // timers are made inside async blocks so that a wake without
-            // them reads no clock (two reads per wake, ~4% of the runtime
+            // them reads no clock (two reads per wake, ~2% of the runtime
             // thread without a pipeline).
             _ = async { tokio::time::sleep_until(wake_at.expect("guarded")).await }, if wake_at.is_some() => Wake::Tick,
             _ = async { tokio::time::sleep(SCRIPT_POLL).await }, if scripted => Wake::ScriptPoll,
