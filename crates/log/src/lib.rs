@@ -4,7 +4,8 @@
 //! - [`record`]: the checksummed record format.
 //! - [`segment`]: segment files and what pins them.
 //! - [`recovery`]: replay at startup; torn tails are cut, corruption stops.
-//! - [`writer`]: the group-commit thread (one write + one fdatasync per batch).
+//! - [`writer`]: the group-commit thread (one durable write per batch).
+//! - `direct`: that write, with `O_DIRECT | O_DSYNC` (no page cache).
 //! - `prealloc`: zero-fills the open segment ahead of the writer, so its
 //!   fdatasync flushes data, not metadata.
 //!
@@ -13,6 +14,7 @@
 //! poisoned and reports that to every later append, because the kernel may
 //! have dropped the dirty pages.
 
+mod direct;
 mod prealloc;
 pub mod record;
 pub mod recovery;
@@ -75,6 +77,8 @@ pub struct Counters {
     pub bytes: AtomicU64,
     pub fsyncs: AtomicU64,
     pub segments: AtomicU64,
+    /// 1 while the open segment takes direct synchronous appends.
+    pub direct: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,6 +88,9 @@ pub struct LogStats {
     pub bytes: u64,
     pub fsyncs: u64,
     pub segments: u64,
+    /// Whether appends are direct synchronous writes (`crate::direct`)
+    /// rather than write + fdatasync.
+    pub direct_io: bool,
 }
 
 /// State shared by the handle and the writer thread.
@@ -134,6 +141,15 @@ impl Log {
         let seq = recovered.next_seq;
         let file = segment::create(&config.dir, seq, &initial).map_err(io)?;
         let written = (segment::SEGMENT_HEADER_LEN + initial.len()) as u64;
+        let direct = match config.fsync {
+            FsyncMode::Always => {
+                direct::Direct::open(&segment::path_of(&config.dir, seq), &file, written).map_err(io)?
+            }
+            FsyncMode::Interval(_) => None,
+        };
+        if config.fsync == FsyncMode::Always && direct.is_none() {
+            tracing::info!(dir = %config.dir.display(), "no direct I/O here: the log writes, then fdatasyncs");
+        }
         let fill = prealloc::Filler::start(&file, written, config.segment_bytes).map_err(io)?;
         let shared = Arc::new(Shared {
             poison: Mutex::new(None),
@@ -143,6 +159,7 @@ impl Log {
             inject_fsync_failure: AtomicBool::new(false),
         });
         shared.stats.segments.store(recovered.segments.len() as u64 + 1, Relaxed);
+        shared.stats.direct.store(u64::from(direct.is_some()), Relaxed);
         let writer = Writer {
             dir: config.dir.clone(),
             fsync: config.fsync,
@@ -150,6 +167,7 @@ impl Log {
             max_batch_bytes: config.max_batch_bytes,
             shared: shared.clone(),
             file,
+            direct,
             fill: Some(fill),
             seq,
             written,
@@ -206,6 +224,7 @@ impl Log {
             bytes: s.bytes.load(Relaxed),
             fsyncs: s.fsyncs.load(Relaxed),
             segments: s.segments.load(Relaxed),
+            direct_io: s.direct.load(Relaxed) == 1,
         }
     }
 

@@ -40,7 +40,7 @@ pub fn header(seq: u64) -> [u8; SEGMENT_HEADER_LEN] {
 /// [`crate::prealloc`] filler may have zeroed ahead of it.
 pub fn create(dir: &Path, seq: u64, initial: &[u8]) -> io::Result<File> {
     let path = path_of(dir, seq);
-    let mut file = OpenOptions::new().create_new(true).write(true).open(&path)?;
+    let mut file = OpenOptions::new().create_new(true).read(true).write(true).open(&path)?;
     file.write_all(&header(seq))?;
     file.write_all(initial)?;
     file.sync_all()?;

@@ -1,9 +1,12 @@
 //! The group-commit writer: one OS thread per node. It blocks for the first
 //! request, drains whatever else is queued, and makes the whole batch
-//! durable with one write and one fdatasync, then runs every callback. No
-//! timer is involved: a lone request is written at once, and batches grow
-//! by themselves while an fsync is in progress.
+//! durable with one direct synchronous write ([`crate::direct`]; or one
+//! write and one fdatasync where the file system takes no direct I/O, and
+//! in interval mode), then runs every callback. No timer is involved: a
+//! lone request is written at once, and batches grow by themselves while
+//! the disk is busy.
 
+use crate::direct::Direct;
 use crate::prealloc::Filler;
 use crate::record::Record;
 use crate::segment::{self, Pins};
@@ -34,6 +37,9 @@ pub struct Writer {
     pub max_batch_bytes: usize,
     pub shared: Arc<Shared>,
     pub file: File,
+    /// `file` opened for direct synchronous appends (`fsync = always`,
+    /// where the file system takes them).
+    pub direct: Option<Direct>,
     /// Zero-fills `file` ahead of `written` (none while rolling).
     pub fill: Option<Filler>,
     pub seq: u64,
@@ -114,22 +120,32 @@ impl Writer {
     }
 
     fn write_batch(&mut self) -> std::io::Result<()> {
-        let end = self.written + self.buf.len() as u64;
-        if let Some(fill) = &self.fill {
-            fill.claim(end);
+        let len = self.buf.len();
+        match &mut self.direct {
+            Some(direct) => {
+                if let Some(fill) = &self.fill {
+                    fill.claim(Direct::written_end(self.written, len));
+                }
+                injected_failure(&self.shared)?;
+                direct.append(&self.buf, self.written)?;
+                self.shared.stats.fsyncs.fetch_add(1, Relaxed);
+            }
+            None => {
+                if let Some(fill) = &self.fill {
+                    fill.claim(self.written + len as u64);
+                }
+                self.file.write_all_at(&self.buf, self.written)?;
+                self.unsynced = true;
+            }
         }
-        self.file.write_all_at(&self.buf, self.written)?;
-        self.written += self.buf.len() as u64;
-        self.unsynced = true;
+        self.written += len as u64;
         self.shared.stats.batches.fetch_add(1, Relaxed);
         self.shared.stats.bytes.fetch_add(self.buf.len() as u64, Relaxed);
         Ok(())
     }
 
     fn sync(&mut self) -> std::io::Result<()> {
-        if self.shared.inject_fsync_failure.swap(false, Relaxed) {
-            return Err(std::io::Error::other("injected fsync failure"));
-        }
+        injected_failure(&self.shared)?;
         fdatasync(&self.file)?;
         self.unsynced = false;
         self.last_sync = Instant::now();
@@ -185,6 +201,13 @@ impl Writer {
         self.file.set_len(self.written)?;
         self.file.sync_all()?;
         let file = segment::create(&self.dir, seq, &initial)?;
+        // Direct before the filler: its first block write must not race
+        // the filler's zeros into the same page.
+        self.direct = match self.direct.take() {
+            Some(_) => Direct::open(&segment::path_of(&self.dir, seq), &file, start)?,
+            None => None,
+        };
+        self.shared.stats.direct.store(u64::from(self.direct.is_some()), Relaxed);
         self.fill = Some(Filler::start(&file, start, self.segment_bytes)?);
         let old = std::mem::take(&mut self.pins);
         self.closed.insert(self.seq, old);
@@ -192,6 +215,15 @@ impl Writer {
         self.seq = seq;
         self.written = start;
         Ok(())
+    }
+}
+
+/// The test hook (`Log::inject_fsync_failure`): the step that makes the
+/// next batch durable fails as the disk would.
+fn injected_failure(shared: &Shared) -> std::io::Result<()> {
+    match shared.inject_fsync_failure.swap(false, Relaxed) {
+        true => Err(std::io::Error::other("injected fsync failure")),
+        false => Ok(()),
     }
 }
 

@@ -153,7 +153,7 @@ fn a_failed_fsync_poisons_the_log() {
         let later = log.append_durable(vec![rec(0, 3, "refused")]).await;
         assert!(matches!(later, Err(LogError::Poisoned(_))));
     });
-    assert!(log.poisoned().expect("poisoned").contains("fdatasync"));
+    assert!(log.poisoned().expect("poisoned").contains("injected fsync failure"));
 }
 
 #[test]
@@ -176,4 +176,41 @@ fn released_segments_are_deleted_and_sticky_records_survive() {
     let first_entry = seen.iter().filter(|s| s.1 > 0).map(|s| s.1).min().expect("entries");
     assert!(first_entry > 1, "released segments were deleted (first index {first_entry})");
     assert!(seen.iter().any(|s| s.1 == 201));
+}
+
+/// A temp dir on a file system that takes direct I/O: the system's, or if
+/// that is tmpfs one in the package's directory (cargo runs tests there).
+fn direct_capable_dir() -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let (log, _) = open(config(temp.path())).expect("open");
+    if log.stats().direct_io {
+        return temp;
+    }
+    tempfile::tempdir_in(".").expect("tempdir here")
+}
+
+#[test]
+fn always_appends_directly_across_segments_and_interval_does_not() {
+    let dir = direct_capable_dir();
+    let cfg = LogConfig { segment_bytes: 16 << 10, ..config(dir.path()) };
+    let (log, _) = open(cfg.clone()).expect("open");
+    assert!(log.stats().direct_io, "no direct I/O in {}", dir.path().display());
+    runtime().block_on(async {
+        // Records of odd sizes, several per block and some across blocks,
+        // over a few segment rolls.
+        for i in 1..=300u64 {
+            let body = "z".repeat((i as usize * 37) % 700);
+            log.append_durable(vec![rec(0, i, &body)]).await.expect("append");
+        }
+    });
+    let stats = log.stats();
+    assert!(stats.direct_io && stats.segments > 1 && stats.fsyncs >= stats.batches, "{stats:?}");
+    drop(log);
+    let (log, seen) = open(cfg.clone()).expect("reopen");
+    assert_eq!(seen.iter().map(|s| s.1).collect::<Vec<_>>(), (1..=300).collect::<Vec<_>>());
+    assert!(seen.iter().all(|s| s.2.len() == (s.1 as usize * 37) % 700), "every body intact");
+    drop(log);
+    let relaxed = LogConfig { fsync: FsyncMode::Interval(std::time::Duration::from_millis(5)), ..cfg };
+    let (log, _) = open(relaxed).expect("open relaxed");
+    assert!(!log.stats().direct_io, "interval mode acknowledges before the disk: buffered writes");
 }

@@ -80,6 +80,7 @@ fn persistence(node: &Node, out: &mut String) {
     line(out, "weir_log_records", log.records);
     line(out, "weir_log_bytes", log.bytes);
     line(out, "weir_log_fsyncs", log.fsyncs);
+    line(out, "weir_log_direct_io", u8::from(log.direct_io));
     line(out, "weir_log_poisoned", node.log.poisoned().unwrap_or_else(|| "no".into()));
     let snapshots: u64 = node.groups_snapshots();
     line(out, "weir_snapshots_built", snapshots);

@@ -81,7 +81,18 @@ impl Collector for NodeCollector {
             MetricType::Histogram,
         )?;
         histogram(batch, &stats.batch_items)?;
-        counter(&mut encoder, "log_fsyncs", "fdatasync calls on the node log.", log.fsyncs)?;
+        counter(
+            &mut encoder,
+            "log_fsyncs",
+            "Durable writes (O_DSYNC) or fdatasync calls on the node log.",
+            log.fsyncs,
+        )?;
+        gauge(
+            &mut encoder,
+            "log_direct_io",
+            "1 if the log appends with O_DIRECT | O_DSYNC, 0 if with write + fdatasync.",
+            i64::from(log.direct_io),
+        )?;
         counter(&mut encoder, "log_batches", "Group-commit writes to the node log.", log.batches)?;
         counter(&mut encoder, "log_bytes", "Bytes written to the node log.", log.bytes)?;
         counter(&mut encoder, "log_records", "Records written to the node log.", log.records)?;
