@@ -82,7 +82,8 @@ pub struct BenchArgs {
     /// Units for sale in flash-sale.
     #[arg(long, default_value_t = 1000)]
     pub stock: u64,
-    /// How flash-sale buys: the EVAL script, WATCH/MULTI, or auto.
+    /// How flash-sale buys: the script by EVAL or EVALSHA, WATCH/MULTI, or
+    /// auto (EVAL where the server has it).
     #[arg(long, value_enum, default_value = "auto")]
     pub flash_mode: FlashMode,
     /// The custom scenario's command, e.g. 'SET key:__rand_int__ __data__'.
@@ -154,6 +155,7 @@ fn scenario(args: &BenchArgs) -> Result<Scenario, BenchError> {
         template,
         ledger: Default::default(),
         encoded: Vec::new(),
+        script_sha: None,
     })
 }
 

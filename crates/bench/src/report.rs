@@ -125,10 +125,7 @@ impl Report {
             extra.insert("flash_watch_retries".into(), load_of(&ledger.watch_retries));
             extra.insert("flash_retry_rate".into(), load_of(&ledger.watch_retries) / attempts.max(1.0));
             extra.insert("flash_orders".into(), load_of(&ledger.bought));
-            extra.insert(
-                "flash_script".into(),
-                f64::from(u8::from(scenario.flash == crate::scenario::FlashMode::Script)),
-            );
+            extra.insert("flash_script".into(), f64::from(u8::from(scenario.flash.scripted())));
         }
         Report {
             scenario: format!("{:?}", scenario.kind).to_lowercase(),

@@ -30,8 +30,22 @@ pub enum Kind {
 pub enum FlashMode {
     /// The atomic EVAL script when the server has EVAL, else WATCH/MULTI.
     Auto,
+    /// EVAL with the script's text on every request.
     Script,
+    /// The script loaded once (SCRIPT LOAD), then EVALSHA with its SHA1, as
+    /// client libraries' script objects send it. A server that forgets it
+    /// (a restart, a failover to a node that never ran it) answers NOSCRIPT,
+    /// counted as an error.
+    Evalsha,
+    /// WATCH/MULTI/EXEC retried until it commits.
     Watch,
+}
+
+impl FlashMode {
+    /// Whether purchases run the script (EVAL or EVALSHA).
+    pub fn scripted(self) -> bool {
+        matches!(self, FlashMode::Script | FlashMode::Evalsha)
+    }
 }
 
 /// Accounts per guild in `trades`, each starting with this balance.
@@ -65,6 +79,8 @@ pub struct Scenario {
     /// Requests that depend only on the key, encoded once per key (the
     /// generator must not be what limits the result).
     pub encoded: Vec<Vec<u8>>,
+    /// The flash-sale script's SHA1 as the server returned it (`Evalsha`).
+    pub script_sha: Option<Vec<u8>>,
 }
 
 /// Keys up to this count get their requests pre-encoded.
@@ -159,8 +175,11 @@ impl Scenario {
                 ]
             }
             Kind::FlashSale => vec![vec![
-                b("EVAL"),
-                b(FLASH_SCRIPT),
+                match self.script_sha {
+                    Some(_) => b("EVALSHA"),
+                    None => b("EVAL"),
+                },
+                self.script_sha.clone().unwrap_or_else(|| b(FLASH_SCRIPT)),
                 b("3"),
                 b(self.sale_key("stock")),
                 b(self.sale_key(&format!("buyer:{k}"))),
@@ -215,9 +234,7 @@ impl Scenario {
             Kind::Orders => Some(("RPUSH", vec![b("RPUSH"), probe, b("x")])),
             Kind::Leaderboard => Some(("ZINCRBY", vec![b("ZINCRBY"), probe, b("1"), b("x")])),
             Kind::Trades => Some(("HINCRBY", vec![b("HINCRBY"), probe, b("f"), b("1")])),
-            Kind::FlashSale if self.flash == FlashMode::Script => {
-                Some(("EVAL", vec![b("EVAL"), b("return 1"), b("0")]))
-            }
+            Kind::FlashSale if self.flash.scripted() => Some(("EVAL", vec![b("EVAL"), b("return 1"), b("0")])),
             Kind::FlashSale => Some(("WATCH", vec![b("WATCH"), probe])),
             Kind::Likes => Some(("INCR", vec![b("INCR"), probe])),
             Kind::Custom => None,
@@ -245,6 +262,9 @@ impl Scenario {
                 client.call(&[b("UNWATCH")]).await?;
             }
         }
+        if self.kind == Kind::FlashSale && self.flash == FlashMode::Evalsha {
+            self.script_sha = Some(self.load_script(client, url).await?);
+        }
         self.preencode();
         match self.kind {
             Kind::Trades => self.setup_trades(client).await,
@@ -253,6 +273,14 @@ impl Scenario {
                 client.call(&[b("DEL"), b(self.sale_key("orders"))]).await.map(|_| ()).map_err(BenchError::from)
             }
             _ => Ok(()),
+        }
+    }
+
+    /// SCRIPT LOAD of the flash-sale script: its SHA1.
+    async fn load_script(&self, client: &mut Client, url: &str) -> Result<Vec<u8>, BenchError> {
+        match client.call(&[b("SCRIPT"), b("LOAD"), b(FLASH_SCRIPT)]).await? {
+            Reply::Bulk(Some(sha)) if sha.len() == 40 => Ok(sha),
+            other => Err(BenchError::Unsupported(format!("SCRIPT LOAD at {url} answered {other:?}"))),
         }
     }
 

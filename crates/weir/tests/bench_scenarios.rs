@@ -90,6 +90,31 @@ fn every_scenario_against_redis() {
     assert_consistent(&reports[0]);
 }
 
+/// `cmdstat_evalsha` calls from INFO commandstats (0 if absent).
+fn evalsha_calls(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).expect("INFO");
+    let line = info.lines().find(|l| l.starts_with("cmdstat_evalsha:")).unwrap_or("");
+    line.split(|c| c == '=' || c == ',').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn the_flash_sale_by_evalsha_loads_the_script_once_on_weir_and_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let redis = common::start_redis(&[]);
+    for (url, mut conn) in [(node.url(), node.client()), (redis.url(), redis.client())] {
+        let (output, reports) = bench(
+            &url,
+            &["--scenario", "flash-sale", "--flash-mode", "evalsha", "--stock", "100", "--requests", "3000"],
+        );
+        assert!(output.status.success(), "{url}: {}", text(&output));
+        assert_consistent(&reports[0]);
+        assert_eq!(reports[0]["extra"]["flash_script"], 1.0);
+        assert_eq!(reports[0]["extra"]["flash_orders"], 100.0, "the stock sold out exactly");
+        assert!(evalsha_calls(&mut conn) >= 3000, "{url}: purchases went by EVALSHA");
+    }
+}
+
 #[test]
 fn compare_mode_alternates_and_prints_ratios() {
     let redis = common::start_redis(&[]);
