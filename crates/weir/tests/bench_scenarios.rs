@@ -94,7 +94,7 @@ fn every_scenario_against_redis() {
 fn evalsha_calls(conn: &mut redis::Connection) -> u64 {
     let info: String = redis::cmd("INFO").arg("commandstats").query(conn).expect("INFO");
     let line = info.lines().find(|l| l.starts_with("cmdstat_evalsha:")).unwrap_or("");
-    line.split(|c| c == '=' || c == ',').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+    line.split(['=', ',']).nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 #[test]
