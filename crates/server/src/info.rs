@@ -87,17 +87,17 @@ fn persistence(node: &Node, out: &mut String) {
 }
 
 fn stats(node: &Node, out: &mut String) {
-    let s = &node.stats;
-    let batches = s.batches.load(Relaxed);
-    let items = s.batch_items.sum();
-    line(out, "total_connections_received", s.connections_total.load(Relaxed));
-    line(out, "total_commands_processed", s.total_commands());
-    line(out, "rejected_connections", s.connections_rejected.load(Relaxed));
-    line(out, "expired_keys", s.expired_keys.load(Relaxed));
-    line(out, "weir_scripts_read", s.scripts_read.load(Relaxed));
-    line(out, "total_error_replies", s.commands.iter().map(|c| c.failed.load(Relaxed)).sum::<u64>());
-    line(out, "weir_protocol_errors", s.protocol_errors.load(Relaxed));
-    line(out, "weir_output_overflows", s.output_overflows.load(Relaxed));
+    let c = node.stats.info_counters();
+    let batches = c.batches;
+    let items = c.batch_items as f64;
+    line(out, "total_connections_received", c.connections_total);
+    line(out, "total_commands_processed", c.commands.iter().map(|s| s.calls).sum::<u64>());
+    line(out, "rejected_connections", c.connections_rejected);
+    line(out, "expired_keys", c.expired_keys);
+    line(out, "weir_scripts_read", c.scripts_read);
+    line(out, "total_error_replies", c.commands.iter().map(|s| s.failed).sum::<u64>());
+    line(out, "weir_protocol_errors", c.protocol_errors);
+    line(out, "weir_output_overflows", c.output_overflows);
     line(out, "weir_batches", batches);
     line(out, "weir_batch_avg_items", format!("{:.2}", if batches == 0 { 0.0 } else { items / batches as f64 }));
 }

@@ -4,6 +4,7 @@
 //! in a table sized at startup, and `/metrics` and `INFO` read the table.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the command latency histogram buckets; the last
@@ -98,6 +99,61 @@ pub struct Stats {
     /// Clients waiting in BLPOP and friends, across partitions.
     pub blocked_clients: AtomicU64,
     pub started: std::time::Instant,
+    /// The counters as of the last CONFIG RESETSTAT: INFO shows what
+    /// came since, while `/metrics` keeps the raw, monotonic counters (a
+    /// scrape must not see a reset because some client asked for one).
+    pub info_baseline: Mutex<Counters>,
+}
+
+/// The counters INFO shows, read at one moment.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counters {
+    pub connections_total: u64,
+    pub connections_rejected: u64,
+    pub expired_keys: u64,
+    pub scripts_read: u64,
+    pub protocol_errors: u64,
+    pub output_overflows: u64,
+    pub batches: u64,
+    pub batch_items: u64,
+    /// Per command, in the table's order.
+    pub commands: Vec<CommandCounters>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CommandCounters {
+    pub calls: u64,
+    pub failed: u64,
+    pub rejected: u64,
+    pub usec: u64,
+}
+
+impl Counters {
+    /// `self - base`, counter by counter (a counter never goes backwards,
+    /// so this only saturates for a baseline from a racing read).
+    fn since(&self, base: &Counters) -> Counters {
+        let command = |(now, then): (&CommandCounters, Option<&CommandCounters>)| {
+            let then = then.copied().unwrap_or_default();
+            CommandCounters {
+                calls: now.calls.saturating_sub(then.calls),
+                failed: now.failed.saturating_sub(then.failed),
+                rejected: now.rejected.saturating_sub(then.rejected),
+                usec: now.usec.saturating_sub(then.usec),
+            }
+        };
+        let then = |i: usize| base.commands.get(i);
+        Counters {
+            connections_total: self.connections_total.saturating_sub(base.connections_total),
+            connections_rejected: self.connections_rejected.saturating_sub(base.connections_rejected),
+            expired_keys: self.expired_keys.saturating_sub(base.expired_keys),
+            scripts_read: self.scripts_read.saturating_sub(base.scripts_read),
+            protocol_errors: self.protocol_errors.saturating_sub(base.protocol_errors),
+            output_overflows: self.output_overflows.saturating_sub(base.output_overflows),
+            batches: self.batches.saturating_sub(base.batches),
+            batch_items: self.batch_items.saturating_sub(base.batch_items),
+            commands: self.commands.iter().enumerate().map(|(i, now)| command((now, then(i)))).collect(),
+        }
+    }
 }
 
 impl Stats {
@@ -115,7 +171,41 @@ impl Stats {
             scripts_read: AtomicU64::new(0),
             blocked_clients: AtomicU64::new(0),
             started: std::time::Instant::now(),
+            info_baseline: Mutex::new(Counters::default()),
         }
+    }
+
+    /// The raw counters now.
+    pub fn counters(&self) -> Counters {
+        let command = |c: &CommandStats| CommandCounters {
+            calls: c.calls.load(Relaxed),
+            failed: c.failed.load(Relaxed),
+            rejected: c.rejected.load(Relaxed),
+            usec: (c.latency.sum() * 1e6) as u64,
+        };
+        Counters {
+            connections_total: self.connections_total.load(Relaxed),
+            connections_rejected: self.connections_rejected.load(Relaxed),
+            expired_keys: self.expired_keys.load(Relaxed),
+            scripts_read: self.scripts_read.load(Relaxed),
+            protocol_errors: self.protocol_errors.load(Relaxed),
+            output_overflows: self.output_overflows.load(Relaxed),
+            batches: self.batches.load(Relaxed),
+            batch_items: self.batch_items.sum() as u64,
+            commands: self.commands.iter().map(command).collect(),
+        }
+    }
+
+    /// What INFO shows: the counters since the last CONFIG RESETSTAT.
+    pub fn info_counters(&self) -> Counters {
+        let base = self.info_baseline.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.counters().since(&base)
+    }
+
+    /// CONFIG RESETSTAT: INFO counts from zero again.
+    pub fn reset_info(&self) {
+        let now = self.counters();
+        *self.info_baseline.lock().unwrap_or_else(|e| e.into_inner()) = now;
     }
 
     /// Counts one command's reply (`command` is its slot in the table).
@@ -147,5 +237,21 @@ mod tests {
         assert_eq!(buckets.last().map(|b| b.1), Some(1));
         assert_eq!(h.count(), 4);
         assert!((h.sum() - 10_007.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn info_counts_from_the_last_reset_while_the_raw_counters_keep_going() {
+        let stats = Stats::new(["get", "set"].into_iter());
+        let ok = weir_protocol::Frame::ok();
+        stats.record(Some(1), Duration::from_micros(30), &ok);
+        stats.connections_total.fetch_add(2, Relaxed);
+        assert_eq!(stats.info_counters(), stats.counters(), "no reset yet");
+        stats.reset_info();
+        assert_eq!(stats.info_counters().commands[1], CommandCounters::default());
+        assert_eq!(stats.info_counters().connections_total, 0);
+        stats.record(Some(1), Duration::from_micros(20), &weir_protocol::Frame::error("ERR x"));
+        let info = stats.info_counters();
+        assert_eq!(info.commands[1], CommandCounters { calls: 1, failed: 1, rejected: 0, usec: 20 });
+        assert_eq!(stats.counters().commands[1].calls, 2, "the raw counter (/metrics) is monotonic");
     }
 }

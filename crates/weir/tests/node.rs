@@ -190,11 +190,38 @@ fn http_health_ready_metrics_and_commands() {
         "weir_batch_items_bucket",
         "weir_log_fsyncs_total",
         "weir_log_bytes_total",
+        "weir_log_direct_io ",
         "weir_connected_clients",
         "weir_partition_applied_index{partition=\"7\"}",
     ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
+}
+
+/// CONFIG RESETSTAT zeroes what INFO counts, on weir as on redis-server,
+/// while weir's `/metrics` counters stay monotonic.
+#[test]
+fn config_resetstat_restarts_info_counts_but_not_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let redis = common::start_redis(&[]);
+    for mut c in [node.client(), redis.client()] {
+        for _ in 0..3 {
+            let _: i64 = redis::cmd("INCR").arg("n").query(&mut c).expect("incr");
+        }
+        let info: String = redis::cmd("INFO").arg("commandstats").query(&mut c).expect("info");
+        assert!(info.contains("cmdstat_incr:calls=3,"), "{info}");
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).expect("resetstat");
+        let _: i64 = redis::cmd("INCR").arg("n").query(&mut c).expect("incr");
+        let info: String = redis::cmd("INFO").arg("commandstats").query(&mut c).expect("info");
+        assert!(info.contains("cmdstat_incr:calls=1,"), "counted from the reset: {info}");
+        let stats: String = redis::cmd("INFO").arg("stats").query(&mut c).expect("info stats");
+        let processed = stats.lines().find(|l| l.starts_with("total_commands_processed:")).expect("line");
+        let processed: u64 = processed["total_commands_processed:".len()..].trim().parse().expect("number");
+        assert!((1..=3).contains(&processed), "INCR and INFO since the reset: {processed}");
+    }
+    let (_, metrics) = common::http(node.http, "GET", "/metrics", &[], "");
+    assert!(metrics.contains("weir_commands_total{command=\"incr\"} 4"), "/metrics keeps counting:\n{metrics}");
 }
 
 #[test]

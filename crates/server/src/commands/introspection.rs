@@ -4,7 +4,6 @@ use super::{all_specs, is, unknown_subcommand, ServerCommand};
 use crate::node::Node;
 use bytes::Bytes;
 use std::fmt::Write;
-use std::sync::atomic::Ordering::Relaxed;
 use weir_protocol::Frame;
 use weir_state::{Access, CommandSpec};
 
@@ -123,6 +122,7 @@ fn config(node: &Node, args: &[Bytes]) -> Frame {
     } else if is(sub, "set") {
         Frame::error("ERR CONFIG SET is not supported: weir's configuration is fixed at startup")
     } else if is(sub, "resetstat") {
+        node.stats.reset_info();
         Frame::ok()
     } else {
         unknown_subcommand(sub, "config")
@@ -154,21 +154,22 @@ fn config_values(node: &Node) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// INFO commandstats lines.
+/// INFO commandstats lines (since the last CONFIG RESETSTAT).
 pub fn commandstats(node: &Node, out: &mut String) {
-    for (spec, stats) in all_specs().zip(&node.stats.commands) {
-        let calls = stats.calls.load(Relaxed);
-        if calls == 0 && stats.rejected.load(Relaxed) == 0 {
+    let counters = node.stats.info_counters();
+    for (spec, c) in all_specs().zip(&counters.commands) {
+        if c.calls == 0 && c.rejected == 0 {
             continue;
         }
-        let usec = (stats.latency.sum() * 1e6) as u64;
         let _ = write!(
             out,
-            "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+            "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
             spec.name,
-            usec as f64 / calls.max(1) as f64,
-            stats.rejected.load(Relaxed),
-            stats.failed.load(Relaxed),
+            c.calls,
+            c.usec,
+            c.usec as f64 / c.calls.max(1) as f64,
+            c.rejected,
+            c.failed,
         );
     }
 }
