@@ -77,11 +77,22 @@ const WHOLE_MAX_DIGITS: usize = 9;
 pub struct RequestDecoder {
     limits: Limits,
     partial: Option<Partial>,
+    /// The last request decoded whole, as received (`take_whole`).
+    last_whole: Option<Bytes>,
 }
 
 impl RequestDecoder {
     pub fn new(limits: Limits) -> RequestDecoder {
-        RequestDecoder { limits, partial: None }
+        RequestDecoder { limits, partial: None, last_whole: None }
+    }
+
+    /// The raw bytes of the request `decode` returned last, if it came
+    /// whole (the common case): what a slow log keeps until the reply,
+    /// without copying the arguments. Free: the buffer is the one its
+    /// arguments share, held here instead of dropped. [`args_of`] gives
+    /// the arguments back.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        self.last_whole.take()
     }
 
     /// Swaps the limits (after AUTH succeeds).
@@ -178,7 +189,7 @@ impl RequestDecoder {
     /// argument by argument). Anything else (incomplete, malformed, large,
     /// over a limit) returns `None` and goes the resumable way, which gives
     /// the precise error.
-    fn whole(&self, buf: &mut BytesMut) -> Option<Vec<Bytes>> {
+    fn whole(&mut self, buf: &mut BytesMut) -> Option<Vec<Bytes>> {
         let bytes = &buf[..];
         let mut at = 1;
         let count = whole_len(bytes, &mut at)?;
@@ -208,7 +219,9 @@ impl RequestDecoder {
             return None;
         }
         let request = buf.split_to(at).freeze();
-        Some(spans[..count].iter().map(|&(start, len)| request.slice(start..start + len)).collect())
+        let args = spans[..count].iter().map(|&(start, len)| request.slice(start..start + len)).collect();
+        self.last_whole = Some(request);
+        Some(args)
     }
 
     /// An inline command: one line split like a shell would.
@@ -238,6 +251,8 @@ impl Decoder for RequestDecoder {
         loop {
             if let Some(mut partial) = self.partial.take() {
                 if self.continue_multibulk(&mut partial, buf)? {
+                    // Only a whole request leaves its raw bytes behind.
+                    self.last_whole = None;
                     return Ok(Some(partial.args));
                 }
                 self.partial = Some(partial);
@@ -259,11 +274,28 @@ impl Decoder for RequestDecoder {
                 match self.inline(buf)? {
                     None => return Ok(None),
                     Some(args) if args.is_empty() => continue,
-                    Some(args) => return Ok(Some(args)),
+                    Some(args) => {
+                        self.last_whole = None;
+                        return Ok(Some(args));
+                    }
                 }
             }
         }
     }
+}
+
+/// The arguments of a request [`RequestDecoder::take_whole`] handed out
+/// (empty for bytes that are not one whole request).
+pub fn args_of(raw: &Bytes) -> Vec<Bytes> {
+    let unbounded = Limits {
+        max_bulk_len: usize::MAX,
+        max_args: usize::MAX,
+        max_inline_len: usize::MAX,
+        max_query_buffer: usize::MAX,
+        unauthenticated: false,
+    };
+    let mut buf = BytesMut::from(&raw[..]);
+    RequestDecoder::new(unbounded).decode(&mut buf).ok().flatten().unwrap_or_default()
 }
 
 /// A length in canonical decimal (no sign, no leading zero) ending in
@@ -308,6 +340,24 @@ mod tests {
 
     fn err(input: &[u8]) -> String {
         decode_all(input, Limits::default()).expect_err("must fail").reply_text()
+    }
+
+    #[test]
+    fn a_whole_request_is_handed_out_raw_and_gives_its_arguments_back() {
+        let mut decoder = RequestDecoder::new(Limits::default());
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*1\r\n$4\r\nPI"[..]);
+        let args = decoder.decode(&mut buf).expect("decodes").expect("a request");
+        let raw = decoder.take_whole().expect("came whole");
+        assert_eq!(&raw[..], b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        assert_eq!(args_of(&raw), args);
+        assert!(decoder.take_whole().is_none(), "handed out once");
+        decoder.decode(&mut buf).expect("decodes").expect("inline PING");
+        assert!(decoder.take_whole().is_none(), "an inline command has no whole form");
+        assert!(decoder.decode(&mut buf).expect("decodes").is_none(), "incomplete");
+        buf.extend_from_slice(b"NG\r\n");
+        decoder.decode(&mut buf).expect("decodes").expect("the rest");
+        assert!(decoder.take_whole().is_none(), "assembled across reads: not whole");
+        assert!(args_of(&Bytes::from_static(b"*2\r\n$3\r\nGET")).is_empty(), "not one whole request");
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod inline;
 pub mod int;
 pub mod limits;
 
-pub use decode::{ProtocolError, RequestDecoder};
+pub use decode::{args_of, ProtocolError, RequestDecoder};
 pub use double::{double_text, format_double};
 pub use encode::{encode, encode_request, put_int};
 pub use frame::{Frame, Version};

@@ -30,6 +30,10 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 /// Redis's `busy-reply-threshold` (`lua-time-limit`): after this long a
 /// script's partition answers BUSY and SCRIPT KILL may stop it.
 pub const DEFAULT_BUSY_SCRIPT_MS: u64 = 5_000;
+/// Redis's `slowlog-log-slower-than` (µs; negative disables, 0 logs all).
+pub const DEFAULT_SLOWLOG_SLOWER_THAN_US: i64 = 10_000;
+/// Redis's `slowlog-max-len`.
+pub const DEFAULT_SLOWLOG_MAX_LEN: usize = 128;
 
 /// When an acknowledged write is on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -69,6 +73,9 @@ pub struct NodeConfig {
     pub segment_bytes: u64,
     pub busy_script: Duration,
     pub script_limits: weir_script::Limits,
+    /// SLOWLOG's threshold in microseconds (`crate::slowlog`).
+    pub slowlog_slower_than_us: i64,
+    pub slowlog_max_len: usize,
     /// Runtime worker threads (connections, partition writers, Raft).
     pub threads: usize,
 }
@@ -105,6 +112,8 @@ impl Default for NodeConfig {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             busy_script: Duration::from_millis(DEFAULT_BUSY_SCRIPT_MS),
             script_limits: weir_script::Limits::default(),
+            slowlog_slower_than_us: DEFAULT_SLOWLOG_SLOWER_THAN_US,
+            slowlog_max_len: DEFAULT_SLOWLOG_MAX_LEN,
             threads: default_threads(),
         }
     }

@@ -30,6 +30,7 @@ pub mod node;
 pub mod partition;
 pub mod pipeline;
 pub mod session;
+pub mod slowlog;
 pub mod stats;
 pub mod writer;
 

@@ -50,6 +50,7 @@ pub struct Node {
     pub http_addr: SocketAddr,
     /// EVALSHA's SHA1 → script text.
     pub scripts: crate::commands::scripting::ScriptCache,
+    pub slowlog: crate::slowlog::SlowLog,
     ready: AtomicBool,
     snapshots: Vec<Arc<AtomicU64>>,
     _data_dir: DataDir,
@@ -157,7 +158,9 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         snapshots.push(group.snapshots_built.clone());
         handles.push(Partition::start(group, stats.clone(), poison.clone(), config.busy_script));
     }
+    let slowlog = crate::slowlog::SlowLog::new(config.slowlog_slower_than_us, config.slowlog_max_len);
     let node = Node {
+        slowlog,
         config,
         partitions: handles,
         stats,

@@ -98,6 +98,12 @@ pub struct ServeArgs {
     /// Bytes one script may allocate [default: 67108864]
     #[arg(long, env = "WEIR_SCRIPT_MAX_MEMORY")]
     pub script_max_memory: Option<usize>,
+    /// SLOWLOG logs commands slower than this many microseconds, from arrival to reply; negative disables, 0 logs all [default: 10000]
+    #[arg(long, env = "WEIR_SLOWLOG_LOG_SLOWER_THAN", allow_negative_numbers = true)]
+    pub slowlog_log_slower_than: Option<i64>,
+    /// Entries SLOWLOG keeps [default: 128]
+    #[arg(long, env = "WEIR_SLOWLOG_MAX_LEN")]
+    pub slowlog_max_len: Option<usize>,
     /// Runtime worker threads [default: the number of cores minus one, at least 1]
     #[arg(long, env = "WEIR_THREADS")]
     pub threads: Option<usize>,
@@ -153,6 +159,11 @@ fn merge(cli: ServeArgs, file: ServeArgs) -> NodeConfig {
             max_memory: cli.script_max_memory.or(file.script_max_memory).unwrap_or(d.script_limits.max_memory),
             ..d.script_limits
         },
+        slowlog_slower_than_us: cli
+            .slowlog_log_slower_than
+            .or(file.slowlog_log_slower_than)
+            .unwrap_or(d.slowlog_slower_than_us),
+        slowlog_max_len: cli.slowlog_max_len.or(file.slowlog_max_len).unwrap_or(d.slowlog_max_len),
         threads: cli.threads.or(file.threads).unwrap_or(d.threads).max(1),
     }
 }

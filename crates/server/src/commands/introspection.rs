@@ -151,6 +151,8 @@ fn config_values(node: &Node) -> Vec<(&'static str, String)> {
         ("timeout", "0".into()),
         ("cluster-enabled", "no".into()),
         ("dir", c.dir.display().to_string()),
+        ("slowlog-log-slower-than", c.slowlog_slower_than_us.to_string()),
+        ("slowlog-max-len", c.slowlog_max_len.to_string()),
     ]
 }
 

@@ -48,6 +48,7 @@ pub enum ServerCommand {
     EvalShaRo,
     Script,
     Changes,
+    Slowlog,
 }
 
 const fn spec(
@@ -93,7 +94,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 29] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 30] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -195,6 +196,17 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 29] = [
             NONE,
             "weir",
             "The changed-keys feed for write-behind sinks (TRACK, PARTITIONS, FETCH, PENDING).",
+        ),
+    ),
+    (
+        ServerCommand::Slowlog,
+        spec(
+            "slowlog",
+            -2,
+            &["admin", "random", "loading", "stale"],
+            NONE,
+            "server",
+            "A container for slow log commands.",
         ),
     ),
 ];
