@@ -203,6 +203,7 @@ static COMMANDS: &[CommandSpec] = commands! {
     "persist", 2, WR, (1, 1, 1), W, "generic", keys::persist, "Removes the expiration time of a key.";
     "rename", 3, &["write"], (1, 2, 1), W, "generic", keys::rename, "Renames a key and overwrites the destination.";
     "renamenx", 3, WR, (1, 2, 1), W, "generic", keys::renamenx, "Renames a key only when the target key name doesn't exist.";
+    "copy", -3, &["write", "denyoom"], (1, 2, 1), W, "generic", keys::copy, "Copies the value of a key to a new key.";
     "hset", -4, RW, (1, 1, 1), W, "hash", hash::hset, "Creates or modifies the value of a field in a hash.";
     "hmset", -4, RW, (1, 1, 1), W, "hash", hash::hmset, "Sets the values of multiple fields.";
     "hsetnx", 4, RW, (1, 1, 1), W, "hash", hash::hsetnx, "Sets the value of a field in a hash only when the field doesn't exist.";

@@ -26,7 +26,7 @@ fn command(rng: &mut StdRng) -> Vec<String> {
     let n = rng.gen_range(-3..20).to_string();
     let v = pick(rng, &["1", "10", "abc", "-7", "3.5", "", "123456789", "007"]).to_string();
     let f = pick(rng, &["f1", "f2", "f3"]).to_string();
-    let words: Vec<String> = match rng.gen_range(0..52) {
+    let words: Vec<String> = match rng.gen_range(0..53) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET", "KEEPTTL", "BADOPT"]).into()],
         2 => vec!["SET".into(), k, v, "EX".into(), n],
@@ -90,6 +90,11 @@ fn command(rng: &mut StdRng) -> Vec<String> {
             line.split_whitespace().map(String::from).collect()
         }
         48 => vec!["SMOVE".into(), k, k2, pick(rng, &["m1", "m2", "abc"]).into()],
+        52 => {
+            let options = pick(rng, &["", "REPLACE", "DB 0", "DB 0 REPLACE", "DB 1", "DB x", "DB", "BAD", "DB 1 BAD"]);
+            let line = format!("COPY {k} {k2} {options}");
+            line.split_whitespace().map(String::from).collect()
+        }
         49 => vec!["SMOVE".into(), "{t}s".into(), k, pick(rng, &["m1", "m2", "10"]).into()],
         50 => {
             let line = pick(
@@ -317,7 +322,8 @@ fn compare_with_redis(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, 
 }
 
 fn compare_over(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize, query: &str) {
-    let redis = common::start_redis(&[]);
+    // One database, as weir has (COPY ... DB 1 is then out of range on both).
+    let redis = common::start_redis(&["--databases", "1"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let weir = common::start_weir(dir.path(), &[]);
     let connect =

@@ -310,3 +310,57 @@ fn pipelined_writes_answer_in_order_across_partitions() {
     let lengths: Vec<i64> = pipe.query(&mut c).expect("replies");
     assert_eq!(lengths, (1..=1000).collect::<Vec<i64>>());
 }
+
+/// COPY of every type, deadline and stream groups included, on weir and
+/// redis-server alike.
+#[test]
+fn copy_copies_every_type_like_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let redis = common::start_redis(&["--databases", "1"]);
+    let script = [
+        "RPUSH {c}list a b c",
+        "ZADD {c}zset 1 x 2 y",
+        "HSET {c}hash f v",
+        "PEXPIREAT {c}hash 4000000000000",
+        "XADD {c}stream 1-1 f v",
+        "XADD {c}stream 2-1 f w",
+        "XGROUP CREATE {c}stream g 0",
+        "XREADGROUP GROUP g alice COUNT 1 STREAMS {c}stream >",
+        "COPY {c}list {c}list2",
+        "COPY {c}zset {c}list2",
+        "COPY {c}zset {c}list2 REPLACE",
+        "COPY {c}hash {c}hash2",
+        "COPY {c}stream {c}stream2",
+        "COPY {c}missing {c}x",
+        "COPY {c}list {c}list",
+        "TYPE {c}list2",
+        "ZRANGE {c}list2 0 -1 WITHSCORES",
+        "HGETALL {c}hash2",
+        "PEXPIRETIME {c}hash2",
+        "XRANGE {c}stream2 - +",
+        "XPENDING {c}stream2 g",
+        "XREADGROUP GROUP g bob STREAMS {c}stream2 >",
+        "XLEN {c}stream",
+        "RPUSH {c}list d",
+        "LRANGE {c}list 0 -1",
+        "COPY {c}list {c}other-slot",
+    ];
+    let mut replies = Vec::new();
+    for mut conn in [node.client(), redis.client()] {
+        let mut these = Vec::new();
+        for line in script {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let mut cmd = redis::cmd(words[0]);
+            for w in &words[1..] {
+                cmd.arg(*w);
+            }
+            let reply: redis::RedisResult<redis::Value> = cmd.query(&mut conn);
+            these.push(format!("{line} -> {reply:?}"));
+        }
+        replies.push(these);
+    }
+    for (ours, theirs) in replies[0].iter().zip(&replies[1]) {
+        assert_eq!(ours, theirs);
+    }
+}

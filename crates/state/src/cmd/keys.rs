@@ -156,3 +156,38 @@ pub fn rename(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 pub fn renamenx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     rename_generic(db, ctx.now_ms, args, true)
 }
+
+/// COPY source destination [DB destination-db] [REPLACE]: the value and
+/// its deadline, under a key of the same slot (there is one database).
+pub fn copy(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    let mut replace = false;
+    let mut at = 3;
+    while at < args.len() {
+        if is(&args[at], "replace") {
+            replace = true;
+            at += 1;
+        } else if is(&args[at], "db") && at + 1 < args.len() {
+            // Checked where it is read, as Redis does (before a later
+            // syntax error).
+            match int_arg(&args[at + 1]) {
+                Ok(0) => {}
+                Ok(_) => return Frame::error("ERR DB index is out of range"),
+                Err(e) => return e,
+            }
+            at += 2;
+        } else {
+            return Frame::error("ERR syntax error");
+        }
+    }
+    if args[1] == args[2] {
+        return Frame::error("ERR source and destination objects are the same");
+    }
+    let now = ctx.now_ms;
+    let Some(entry) = db.get(&args[1], now).cloned() else { return Frame::Integer(0) };
+    if !replace && db.get(&args[2], now).is_some() {
+        return Frame::Integer(0);
+    }
+    db.get_mut(&args[2], now);
+    db.put(&args[2], entry.value, entry.expire_at);
+    Frame::Integer(1)
+}
