@@ -39,7 +39,7 @@ struct Entry {
 /// The node's slow log.
 #[derive(Debug)]
 pub struct SlowLog {
-    /// `None`: disabled (a negative `slowlog-log-slower-than`).
+    /// `None`: disabled (a negative `slowlog-log-slower-than`, or no room).
     threshold: Option<Duration>,
     max_len: usize,
     entries: Mutex<(VecDeque<Entry>, u64)>,
@@ -48,19 +48,19 @@ pub struct SlowLog {
 impl SlowLog {
     /// `slower_than_us` < 0 disables the log; 0 logs every command.
     pub fn new(slower_than_us: i64, max_len: usize) -> SlowLog {
-        let threshold = u64::try_from(slower_than_us).ok().map(Duration::from_micros);
+        let threshold = u64::try_from(slower_than_us).ok().filter(|_| max_len > 0).map(Duration::from_micros);
         SlowLog { threshold, max_len, entries: Mutex::new((VecDeque::new(), 0)) }
     }
 
     /// Whether commands are timed for the log at all (their arguments are
     /// then kept until their reply).
     pub fn enabled(&self) -> bool {
-        self.threshold.is_some() && self.max_len > 0
+        self.threshold.is_some()
     }
 
     /// Whether a command that took `took` belongs in the log.
     pub fn is_slow(&self, took: Duration) -> bool {
-        self.threshold.is_some_and(|t| took >= t) && self.max_len > 0
+        self.threshold.is_some_and(|t| took >= t)
     }
 
     /// Logs a command that was slow, dropping the oldest beyond the bound.

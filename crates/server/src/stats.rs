@@ -132,16 +132,8 @@ impl Counters {
     /// `self - base`, counter by counter (a counter never goes backwards,
     /// so this only saturates for a baseline from a racing read).
     fn since(&self, base: &Counters) -> Counters {
-        let command = |(now, then): (&CommandCounters, Option<&CommandCounters>)| {
-            let then = then.copied().unwrap_or_default();
-            CommandCounters {
-                calls: now.calls.saturating_sub(then.calls),
-                failed: now.failed.saturating_sub(then.failed),
-                rejected: now.rejected.saturating_sub(then.rejected),
-                usec: now.usec.saturating_sub(then.usec),
-            }
-        };
-        let then = |i: usize| base.commands.get(i);
+        let zero = CommandCounters::default();
+        let commands = self.commands.iter().enumerate();
         Counters {
             connections_total: self.connections_total.saturating_sub(base.connections_total),
             connections_rejected: self.connections_rejected.saturating_sub(base.connections_rejected),
@@ -151,7 +143,18 @@ impl Counters {
             output_overflows: self.output_overflows.saturating_sub(base.output_overflows),
             batches: self.batches.saturating_sub(base.batches),
             batch_items: self.batch_items.saturating_sub(base.batch_items),
-            commands: self.commands.iter().enumerate().map(|(i, now)| command((now, then(i)))).collect(),
+            commands: commands.map(|(i, now)| now.since(base.commands.get(i).unwrap_or(&zero))).collect(),
+        }
+    }
+}
+
+impl CommandCounters {
+    fn since(&self, base: &CommandCounters) -> CommandCounters {
+        CommandCounters {
+            calls: self.calls.saturating_sub(base.calls),
+            failed: self.failed.saturating_sub(base.failed),
+            rejected: self.rejected.saturating_sub(base.rejected),
+            usec: self.usec.saturating_sub(base.usec),
         }
     }
 }
