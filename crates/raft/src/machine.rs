@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 use weir_script::Engine;
+use weir_state::capture::CAPTURE_STEP_BYTES;
 use weir_state::Db;
 
 /// A partition's applied state.
@@ -109,6 +110,8 @@ pub struct StateMachineStore {
     scripts: Arc<weir_script::Control>,
     /// A snapshot waits until what it covers is durable.
     durability: Arc<Durability>,
+    /// Held while a snapshot is captured: one capture at a time.
+    building: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl StateMachineStore {
@@ -145,6 +148,7 @@ impl StateMachineStore {
             snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
             scripts: control,
             durability,
+            building: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -228,17 +232,6 @@ pub fn offload_script() -> bool {
     ran.load(Ordering::Acquire)
 }
 
-/// Runs `f` with `block_in_place` where the runtime allows it.
-fn in_place<R>(f: impl FnOnce() -> R) -> R {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
-        tokio::task::block_in_place(f)
-    } else {
-        f()
-    }
-}
-
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = StateMachineStore;
 
@@ -292,10 +285,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.save_file(meta.clone(), bytes).await?;
         let mut machine = lock_async(&self.machine).await;
         self.key_counts.publish(&db);
-        machine.db = db;
+        let mut replaced = std::mem::replace(&mut machine.db, db);
+        // A snapshot being captured of the replaced state still finishes.
+        machine.db.adopt_capture(&mut replaced);
         machine.applied = meta.last_log_id;
         machine.membership = meta.last_membership.clone();
         self.applied_index.store(meta.last_log_id.map(|id| id.index).unwrap_or(0), Ordering::Release);
+        drop(machine);
+        // Freed without the lock: a large state takes a while.
+        drop(replaced);
         Ok(())
     }
 
@@ -310,6 +308,21 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 }
 
 impl StateMachineStore {
+    /// Starts capturing the state as it is now, and names the snapshot.
+    async fn begin_capture(&self) -> Meta {
+        let mut machine = lock_async(&self.machine).await;
+        // Builders take turns (`building`), so a capture still here was
+        // left by one that was dropped before it finished.
+        machine.db.abandon_capture();
+        machine.db.begin_capture();
+        let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;
+        let snapshot_id = match machine.applied {
+            Some(id) => format!("{}-{}-{count}", id.leader_id.term, id.index),
+            None => format!("0-0-{count}"),
+        };
+        Meta { last_log_id: machine.applied, last_membership: machine.membership.clone(), snapshot_id }
+    }
+
     /// Persists a snapshot off the async workers and hands the bytes back.
     async fn save_file(&self, meta: Meta, bytes: Vec<u8>) -> Result<Vec<u8>, StorageError> {
         let file = self.file.clone();
@@ -323,26 +336,30 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        // Serialized under the lock, off the runtime's core: a large state
-        // takes milliseconds, and every partition's tasks share the core
-        // (this partition's apply and reads wait without blocking it).
+        let _one = self.building.lock().await;
         let started = std::time::Instant::now();
-        let (meta, bytes) = in_place(|| {
-            let machine = lock(&self.machine);
-            // Sized from the last one: no copy as the buffer grows.
-            let last = self.snapshot_bytes.load(Ordering::Relaxed) as usize;
-            let mut bytes = Vec::with_capacity(last + last / 8);
-            machine.db.write_snapshot(&mut bytes);
-            self.snapshot_bytes.store(bytes.len() as u64, Ordering::Relaxed);
-            let count = self.snapshots_built.fetch_add(1, Ordering::Relaxed) + 1;
-            let snapshot_id = match machine.applied {
-                Some(id) => format!("{}-{}-{count}", id.leader_id.term, id.index),
-                None => format!("0-0-{count}"),
+        let meta = self.begin_capture().await;
+        // Captured in steps between batches (`weir_state::capture`): the
+        // partition keeps applying, each step holds its lock ~1 ms.
+        let (mut steps, mut longest) = (0u32, std::time::Duration::ZERO);
+        let captured = loop {
+            let (captured, held) = {
+                let mut machine = lock_async(&self.machine).await;
+                let step = std::time::Instant::now();
+                let captured = machine.db.capture_step(CAPTURE_STEP_BYTES).then(|| machine.db.finish_capture());
+                (captured, step.elapsed())
             };
-            let meta = Meta { last_log_id: machine.applied, last_membership: machine.membership.clone(), snapshot_id };
-            (meta, bytes)
-        });
-        let locked = started.elapsed();
+            (steps, longest) = (steps + 1, longest.max(held));
+            match captured {
+                Some(captured) => break captured,
+                None => tokio::task::yield_now().await,
+            }
+        };
+        let bytes = tokio::task::spawn_blocking(move || captured.into_bytes())
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        self.snapshot_bytes.store(bytes.len() as u64, Ordering::Relaxed);
+        let captured = started.elapsed();
         // A snapshot outlives a crash: it may only hold durable entries.
         let covered = meta.last_log_id.map_or(0, |id| id.index);
         let durable = self.durability.wait_for(covered).await;
@@ -351,7 +368,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         tracing::debug!(
             snapshot = %meta.snapshot_id,
             bytes = bytes.len(),
-            locked_ms = locked.as_millis() as u64,
+            steps,
+            longest_step_us = longest.as_micros() as u64,
+            captured_ms = captured.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "snapshot built"
         );

@@ -1,8 +1,7 @@
-//! A partition's state lock held elsewhere (a snapshot being serialized, a
-//! read-only script) never blocks a runtime thread: the partition's apply
-//! waits for it without blocking, and a snapshot serializes off the
-//! runtime's core, so every other task (other partitions' among them)
-//! keeps running. The runtime here has one worker, as a node's does.
+//! A partition's state lock held elsewhere (a read-only script moved off
+//! the runtime) never blocks a runtime thread: the partition's apply and a
+//! snapshot's capture steps wait for it without blocking, so every other
+//! task (other partitions' among them) keeps running. The runtime here has one worker, as a node's does.
 
 mod common;
 

@@ -98,6 +98,9 @@ pub struct Db {
     pub(crate) ready: Signals,
     /// One changed-keys feed per tracked pattern ([`crate::changes`]).
     pub(crate) feeds: Vec<crate::changes::Feed>,
+    /// A snapshot being taken in steps ([`crate::capture`]): every change
+    /// to an entry goes through `preserve` first. Not state.
+    pub(crate) capture: crate::capture::CaptureSlot,
 }
 
 /// Wake-up signals: a side output of applying a batch, cleared by the
@@ -170,6 +173,7 @@ impl Db {
                 Some(e) if !is_kind(&e.value) => return Err(WrongKind),
                 Some(_) => {}
             }
+            self.preserve(stored);
             self.write_seq += 1;
             let version = self.write_seq;
             let entry = self.map.get_mut(stored).expect("found just above");
@@ -182,6 +186,9 @@ impl Db {
     /// of SET and of creating counters): one lookup, and a stored key
     /// allocated only for a new key.
     pub fn upsert(&mut self, key: &[u8], now: u64, value: Value, ttl: Ttl) {
+        if self.capture.walking() {
+            with_stored(key, |stored| self.preserve(stored));
+        }
         self.write_seq += 1;
         let version = self.write_seq;
         let Db { map, expiring, .. } = self;
@@ -214,6 +221,9 @@ impl Db {
 
     /// Changes a live key's deadline (0 removes it).
     pub fn set_expire(&mut self, key: &[u8], expire_at: u64) {
+        if self.capture.walking() {
+            with_stored(key, |stored| self.preserve(stored));
+        }
         let Db { map, expiring, write_seq, .. } = self;
         with_stored(key, |stored| {
             let Some(entry) = map.get_mut(stored) else { return };
@@ -229,6 +239,7 @@ impl Db {
     }
 
     fn remove_stored(&mut self, stored: &[u8]) -> Option<Entry> {
+        self.preserve(stored);
         let entry = self.map.remove(stored)?;
         if entry.expire_at != 0 {
             self.expiring.remove(&(entry.expire_at, Box::from(user_key(stored))));
@@ -274,6 +285,7 @@ impl Db {
     }
 
     pub fn flush(&mut self) {
+        self.preserve_all();
         // A write-behind sink deletes every tracked row a flush removes.
         if !self.feeds.is_empty() {
             let keys: Vec<StoredKey> = self.map.iter().map(|(stored, _)| stored.clone()).collect();

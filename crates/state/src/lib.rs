@@ -9,7 +9,7 @@
 //! - [`cmd`]: handlers per type.
 //! - [`zset`], [`stream`]: the sorted-set and stream structures.
 //! - [`batch`]: the log entry payload and its application.
-//! - [`snapshot`]: the state as bytes.
+//! - [`snapshot`]: the state as bytes; [`capture`]: taken in steps while writes go on.
 //! - [`changes`]: the changed-keys feed for write-behind sinks.
 //!
 //! Invariant: a `Db` changes only through `apply_batch`, deterministically
@@ -17,6 +17,7 @@
 //! loading a snapshot and replaying gives the same state on every node.
 
 pub mod batch;
+pub mod capture;
 pub mod changes;
 pub mod cmd;
 pub mod db;

@@ -32,71 +32,14 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 impl Db {
+    /// The whole state as bytes, at once (a capture writes the same bytes
+    /// in steps: [`crate::capture`]).
     pub fn write_snapshot(&self, out: &mut Vec<u8>) {
-        out.put_u8(VERSION);
-        out.put_u64_le(self.write_seq);
-        out.put_u64_le(self.map.len() as u64);
+        write_header(out, self.write_seq, self.map.len() as u64);
         for (stored, entry) in self.map.iter() {
-            put_bytes(out, user_key(stored));
-            out.put_u64_le(entry.expire_at);
-            out.put_u64_le(entry.version);
-            match &entry.value {
-                Value::Inline(s) => {
-                    out.put_u8(T_STR);
-                    put_bytes(out, s.as_bytes());
-                }
-                Value::Str(s) => {
-                    out.put_u8(T_STR);
-                    put_bytes(out, s);
-                }
-                Value::Int(n) => {
-                    out.put_u8(T_INT);
-                    out.put_i64_le(*n);
-                }
-                Value::Hash(h) => {
-                    out.put_u8(T_HASH);
-                    out.put_u64_le(h.len() as u64);
-                    for (k, v) in h {
-                        put_bytes(out, k);
-                        put_bytes(out, v);
-                    }
-                }
-                Value::Set(s) => {
-                    out.put_u8(T_SET);
-                    out.put_u64_le(s.len() as u64);
-                    for m in s {
-                        put_bytes(out, m);
-                    }
-                }
-                Value::List(l) => {
-                    out.put_u8(T_LIST);
-                    out.put_u64_le(l.len() as u64);
-                    for e in l {
-                        put_bytes(out, e.as_bytes());
-                    }
-                }
-                Value::Stream(s) => write_stream(out, s),
-                Value::ZSet(z) => {
-                    out.put_u8(T_ZSET);
-                    out.put_u64_le(z.len() as u64);
-                    for (m, score) in z.iter() {
-                        put_bytes(out, m);
-                        out.put_f64_le(score);
-                    }
-                }
-            }
+            write_entry(out, stored, entry);
         }
-        if !self.feeds.is_empty() {
-            out.put_u64_le(self.feeds.len() as u64);
-            for feed in &self.feeds {
-                put_bytes(out, &feed.pattern);
-                out.put_u64_le(feed.changed.len() as u64);
-                for (key, writes) in &feed.changed {
-                    put_bytes(out, key);
-                    out.put_u64_le(*writes);
-                }
-            }
-        }
+        write_feeds(out, &self.feeds);
     }
 
     pub fn read_snapshot(data: &[u8]) -> Result<Db, SnapshotError> {
@@ -115,7 +58,9 @@ impl Db {
             if expire_at != 0 {
                 db.expiring.insert((expire_at, Box::from(&key[..])));
             }
-            db.map.insert(stored, Entry { value, expire_at, version });
+            if db.map.insert(stored, Entry { value, expire_at, version }).is_some() {
+                return Err(SnapshotError("a key listed twice"));
+            }
         }
         // The changed-keys feeds (absent when nothing is tracked).
         if r.pos != data.len() {
@@ -134,6 +79,81 @@ impl Db {
             return Err(SnapshotError("trailing bytes"));
         }
         Ok(db)
+    }
+}
+
+/// The version, the write sequence and the number of entries that follow.
+pub(crate) fn write_header(out: &mut Vec<u8>, write_seq: u64, entries: u64) {
+    out.put_u8(VERSION);
+    out.put_u64_le(write_seq);
+    out.put_u64_le(entries);
+}
+
+/// One keyspace entry: the user key, deadline, version, then the value.
+pub(crate) fn write_entry(out: &mut Vec<u8>, stored: &[u8], entry: &Entry) {
+    put_bytes(out, user_key(stored));
+    out.put_u64_le(entry.expire_at);
+    out.put_u64_le(entry.version);
+    match &entry.value {
+        Value::Inline(s) => {
+            out.put_u8(T_STR);
+            put_bytes(out, s.as_bytes());
+        }
+        Value::Str(s) => {
+            out.put_u8(T_STR);
+            put_bytes(out, s);
+        }
+        Value::Int(n) => {
+            out.put_u8(T_INT);
+            out.put_i64_le(*n);
+        }
+        Value::Hash(h) => {
+            out.put_u8(T_HASH);
+            out.put_u64_le(h.len() as u64);
+            for (k, v) in h {
+                put_bytes(out, k);
+                put_bytes(out, v);
+            }
+        }
+        Value::Set(s) => {
+            out.put_u8(T_SET);
+            out.put_u64_le(s.len() as u64);
+            for m in s {
+                put_bytes(out, m);
+            }
+        }
+        Value::List(l) => {
+            out.put_u8(T_LIST);
+            out.put_u64_le(l.len() as u64);
+            for e in l {
+                put_bytes(out, e.as_bytes());
+            }
+        }
+        Value::Stream(s) => write_stream(out, s),
+        Value::ZSet(z) => {
+            out.put_u8(T_ZSET);
+            out.put_u64_le(z.len() as u64);
+            for (m, score) in z.iter() {
+                put_bytes(out, m);
+                out.put_f64_le(score);
+            }
+        }
+    }
+}
+
+/// The changed-keys feeds (nothing when none is tracked).
+pub(crate) fn write_feeds(out: &mut Vec<u8>, feeds: &[crate::changes::Feed]) {
+    if feeds.is_empty() {
+        return;
+    }
+    out.put_u64_le(feeds.len() as u64);
+    for feed in feeds {
+        put_bytes(out, &feed.pattern);
+        out.put_u64_le(feed.changed.len() as u64);
+        for (key, writes) in &feed.changed {
+            put_bytes(out, key);
+            out.put_u64_le(*writes);
+        }
     }
 }
 
