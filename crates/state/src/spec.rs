@@ -3,8 +3,8 @@
 
 use crate::changes;
 use crate::cmd::{
-    hash, keys, list, set, set_algebra, stream, stream_admin, stream_claim, stream_group, stream_info, string, zset,
-    zset_algebra,
+    hash, keys, lcs, list, set, set_algebra, stream, stream_admin, stream_claim, stream_group, stream_info, string,
+    zset, zset_algebra,
 };
 use crate::db::{Db, ExecCtx};
 use crate::names::NameIndex;
@@ -187,6 +187,7 @@ static COMMANDS: &[CommandSpec] = commands! {
     "strlen", 2, RO, (1, 1, 1), R, "string", string::strlen, "Returns the length of a string value.";
     "getrange", 4, &["readonly"], (1, 1, 1), R, "string", string::getrange, "Returns a substring of the string stored at a key.";
     "setrange", 4, &["write", "denyoom"], (1, 1, 1), W, "string", string::setrange, "Overwrites a part of a string value with another by an offset.";
+    "lcs", -3, &["readonly"], (1, 2, 1), R, "string", lcs::lcs, "Finds the longest common substring.";
     "del", -2, &["write"], (1, -1, 1), W, "generic", keys::del, "Deletes one or more keys.";
     "unlink", -2, WR, (1, -1, 1), W, "generic", keys::del, "Asynchronously deletes one or more keys.";
     "exists", -2, RO, (1, -1, 1), R, "generic", keys::exists, "Determines whether one or more keys exist.";

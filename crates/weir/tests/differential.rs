@@ -26,7 +26,7 @@ fn command(rng: &mut StdRng) -> Vec<String> {
     let n = rng.gen_range(-3..20).to_string();
     let v = pick(rng, &["1", "10", "abc", "-7", "3.5", "", "123456789", "007"]).to_string();
     let f = pick(rng, &["f1", "f2", "f3"]).to_string();
-    let words: Vec<String> = match rng.gen_range(0..53) {
+    let words: Vec<String> = match rng.gen_range(0..54) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET", "KEEPTTL", "BADOPT"]).into()],
         2 => vec!["SET".into(), k, v, "EX".into(), n],
@@ -93,6 +93,26 @@ fn command(rng: &mut StdRng) -> Vec<String> {
         52 => {
             let options = pick(rng, &["", "REPLACE", "DB 0", "DB 0 REPLACE", "DB 1", "DB x", "DB", "BAD", "DB 1 BAD"]);
             let line = format!("COPY {k} {k2} {options}");
+            line.split_whitespace().map(String::from).collect()
+        }
+        53 => {
+            let options = pick(
+                rng,
+                &[
+                    "",
+                    "LEN",
+                    "IDX",
+                    "IDX WITHMATCHLEN",
+                    "IDX MINMATCHLEN 2",
+                    "IDX MINMATCHLEN -1 WITHMATCHLEN",
+                    "MINMATCHLEN 3 IDX WITHMATCHLEN",
+                    "LEN IDX",
+                    "MINMATCHLEN",
+                    "MINMATCHLEN x",
+                    "BAD",
+                ],
+            );
+            let line = format!("LCS {k} {k2} {options}");
             line.split_whitespace().map(String::from).collect()
         }
         49 => vec!["SMOVE".into(), "{t}s".into(), k, pick(rng, &["m1", "m2", "10"]).into()],
@@ -315,6 +335,30 @@ fn sorted_set_replies_match_redis() {
 fn sorted_set_and_list_replies_match_redis_in_resp3() {
     compare_over(zset_command, 4, 300, "?protocol=resp3");
     compare_over(list_command, 4, 300, "?protocol=resp3");
+}
+
+/// LCS over random strings (a small alphabet, so many equally long
+/// answers: the same one must be picked, with the same match ranges), in
+/// both protocols (IDX answers a map).
+#[test]
+fn lcs_replies_match_redis() {
+    compare_with_redis(lcs_command, 4, 300);
+    compare_over(lcs_command, 2, 300, "?protocol=resp3");
+}
+
+fn lcs_command(rng: &mut StdRng) -> Vec<String> {
+    let key = |rng: &mut StdRng| pick(rng, &["{t}a", "{t}b", "{t}missing"]).to_string();
+    if rng.gen_bool(0.4) {
+        let len = rng.gen_range(0..48);
+        let text: String = (0..len).map(|_| pick(rng, &["a", "b", "c", "ab"])).collect();
+        return vec!["SET".into(), key(rng), text];
+    }
+    let options = pick(
+        rng,
+        &["", "LEN", "IDX", "IDX WITHMATCHLEN", "IDX MINMATCHLEN 2", "IDX MINMATCHLEN 3 WITHMATCHLEN", "MINMATCHLEN 1"],
+    );
+    let line = format!("LCS {} {} {options}", key(rng), key(rng));
+    line.split_whitespace().map(String::from).collect()
 }
 
 fn compare_with_redis(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize) {

@@ -2,6 +2,7 @@
 
 pub mod hash;
 pub mod keys;
+pub mod lcs;
 pub mod list;
 pub mod set;
 pub mod set_algebra;
