@@ -78,6 +78,12 @@ pub struct NodeConfig {
     pub slowlog_max_len: usize,
     /// Runtime worker threads (connections, partition writers, Raft).
     pub threads: usize,
+    /// Memory past which commands that may grow it are refused
+    /// (`crate::memory`); `None`: no limit.
+    pub maxmemory: Option<u64>,
+    /// How the node reads its memory use, and the allocator's name.
+    pub memory_probe: crate::memory::MemoryProbe,
+    pub allocator: &'static str,
 }
 
 /// Runtime workers by default: one per core but one, which is left to the
@@ -115,6 +121,9 @@ impl Default for NodeConfig {
             slowlog_slower_than_us: DEFAULT_SLOWLOG_SLOWER_THAN_US,
             slowlog_max_len: DEFAULT_SLOWLOG_MAX_LEN,
             threads: default_threads(),
+            maxmemory: crate::memory::default_limit(),
+            memory_probe: crate::memory::proc_probe,
+            allocator: "libc",
         }
     }
 }

@@ -57,6 +57,18 @@ pub fn needs_barrier(node: &Node, session: &Session, resolved: Option<Resolved>,
     }
 }
 
+/// Whether a command may grow memory, and so is refused past `maxmemory`:
+/// Redis's `denyoom` commands, and scripts that may write (decided before
+/// the script runs, where Redis decides at its first write: a script's
+/// effects must not depend on this node's memory, or a replica or a
+/// replay would differ). EXEC checks its queued commands (`transaction`).
+pub fn grows_memory(resolved: Resolved) -> bool {
+    match resolved {
+        Resolved::Data(spec, _) => spec.flags.contains(&"denyoom"),
+        Resolved::Server(command, _, _) => eval_kind(command).is_some_and(|kind| !kind.read_only),
+    }
+}
+
 impl Node {
     /// Executes one command for `session`; `resolved` is
     /// `commands::resolve(&args[0])`, looked up once by the caller. Returns
@@ -87,6 +99,11 @@ impl Node {
             transaction::flag_error(session);
             self.reject(Some(resolved));
             return (None, Reply::Now(commands::wrong_arity(resolved.spec())));
+        }
+        if self.memory.over_limit() && grows_memory(resolved) {
+            transaction::flag_error(session);
+            self.reject(Some(resolved));
+            return (None, Reply::Now(Frame::error(crate::memory::OOM)));
         }
         if session.multi.is_some() && !transaction::runs_inside_multi(resolved) {
             return (index, Reply::Now(transaction::queue(session, resolved, args)));

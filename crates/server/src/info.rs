@@ -6,9 +6,10 @@ use bytes::Bytes;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-const SECTIONS: [&str; 7] = ["server", "clients", "persistence", "stats", "replication", "keyspace", "commandstats"];
+const SECTIONS: [&str; 8] =
+    ["server", "clients", "memory", "persistence", "stats", "replication", "keyspace", "commandstats"];
 /// Sections `INFO` (no argument) and `INFO default` show.
-const DEFAULT_SECTIONS: [&str; 6] = ["server", "clients", "persistence", "stats", "replication", "keyspace"];
+const DEFAULT_SECTIONS: [&str; 7] = ["server", "clients", "memory", "persistence", "stats", "replication", "keyspace"];
 
 pub fn render(node: &Node, args: &[Bytes]) -> String {
     let wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
@@ -28,6 +29,7 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
         match *section {
             "server" => server(node, &mut out),
             "clients" => clients(node, &mut out),
+            "memory" => memory(node, &mut out),
             "persistence" => persistence(node, &mut out),
             "stats" => stats(node, &mut out),
             "replication" => replication(node, &mut out),
@@ -65,6 +67,25 @@ fn clients(node: &Node, out: &mut String) {
     line(out, "blocked_clients_max", crate::blocking::MAX_BLOCKED * node.partitions.len());
     line(out, "stream_pending_entries", node.partitions.iter().map(|p| p.stream_pending_entries()).sum::<u64>());
     line(out, "stream_pending_max_per_group", weir_state::stream::group::MAX_PENDING_PER_GROUP);
+}
+
+fn memory(node: &Node, out: &mut String) {
+    use crate::memory::human;
+    let memory = &node.memory;
+    let (used, resident, peak) = (memory.used(), memory.resident(), memory.peak());
+    let limit = memory.limit().unwrap_or(0);
+    line(out, "used_memory", used);
+    line(out, "used_memory_human", human(used));
+    line(out, "used_memory_rss", resident);
+    line(out, "used_memory_rss_human", human(resident));
+    line(out, "used_memory_peak", peak);
+    line(out, "used_memory_peak_human", human(peak));
+    line(out, "maxmemory", limit);
+    line(out, "maxmemory_human", human(limit));
+    line(out, "maxmemory_policy", "noeviction");
+    let ratio = if used == 0 { 0.0 } else { resident as f64 / used as f64 };
+    line(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
+    line(out, "mem_allocator", memory.allocator);
 }
 
 fn persistence(node: &Node, out: &mut String) {

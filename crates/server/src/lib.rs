@@ -14,6 +14,7 @@
 //! - [`commands`]: commands the node answers itself.
 //! - [`http`], [`metrics`], [`info`], [`stats`]: observability.
 //! - [`config`], [`data_dir`], [`session`]: settings, on-disk layout, clients.
+//! - [`memory`]: memory use, `maxmemory`, and OOM refusals.
 
 pub mod blocking;
 pub mod commands;
@@ -25,6 +26,7 @@ pub mod gather;
 pub mod http;
 pub mod info;
 pub mod listener;
+pub mod memory;
 pub mod metrics;
 pub mod node;
 pub mod partition;

@@ -102,6 +102,15 @@ impl Collector for NodeCollector {
             "1 if a log write or fsync failed and writes are refused.",
             i64::from(node.log.poisoned().is_some()),
         )?;
+        let memory = &node.memory;
+        gauge(&mut encoder, "used_memory_bytes", "Bytes allocated (sampled; INFO used_memory).", memory.used() as i64)?;
+        gauge(&mut encoder, "resident_memory_bytes", "Bytes of the process in RAM.", memory.resident() as i64)?;
+        gauge(
+            &mut encoder,
+            "maxmemory_bytes",
+            "Memory past which writes that may grow it are refused (OOM); 0: no limit.",
+            memory.limit().unwrap_or(0) as i64,
+        )?;
         gauge(&mut encoder, "connected_clients", "Open RESP connections.", stats.connected.load(Relaxed) as i64)?;
         counter(&mut encoder, "connections", "RESP connections accepted.", stats.connections_total.load(Relaxed))?;
         counter(

@@ -51,6 +51,8 @@ pub struct Node {
     /// EVALSHA's SHA1 → script text.
     pub scripts: crate::commands::scripting::ScriptCache,
     pub slowlog: crate::slowlog::SlowLog,
+    /// Memory use and `maxmemory` (`crate::memory`).
+    pub memory: Arc<crate::memory::Memory>,
     ready: AtomicBool,
     snapshots: Vec<Arc<AtomicU64>>,
     _data_dir: DataDir,
@@ -90,6 +92,7 @@ pub struct Started {
     pub node: Arc<Node>,
     resp: TcpListener,
     http: tokio::task::JoinHandle<()>,
+    memory_sampler: tokio::task::JoinHandle<()>,
 }
 
 impl Started {
@@ -101,6 +104,7 @@ impl Started {
         tracing::info!("shutting down");
         resp.abort();
         self.http.abort();
+        self.memory_sampler.abort();
         for partition in &node.partitions {
             if let Err(e) = partition.raft.shutdown().await {
                 tracing::warn!(partition = partition.id, error = %e, "raft shutdown");
@@ -159,8 +163,11 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         handles.push(Partition::start(group, stats.clone(), poison.clone(), config.busy_script));
     }
     let slowlog = crate::slowlog::SlowLog::new(config.slowlog_slower_than_us, config.slowlog_max_len);
+    let memory = Arc::new(crate::memory::Memory::new(config.maxmemory, config.memory_probe, config.allocator));
+    let memory_sampler = tokio::spawn(crate::memory::Memory::sample_forever(memory.clone()));
     let node = Node {
         slowlog,
+        memory,
         config,
         partitions: handles,
         stats,
@@ -177,7 +184,7 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
     tracing::info!(partitions, keys = node.key_counts().0, "recovered; ready");
     let node = Arc::new(node);
     http_state.set_ready(node.clone());
-    Ok(Started { node, resp, http })
+    Ok(Started { node, resp, http, memory_sampler })
 }
 
 fn log_config(config: &NodeConfig, data_dir: &DataDir) -> LogConfig {

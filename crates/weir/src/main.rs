@@ -73,6 +73,20 @@ fn run_bench(args: weir_bench::BenchArgs) -> ExitCode {
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// The node's memory as jemalloc counts it (`weir_server::memory`): bytes
+/// allocated and resident, after refreshing its statistics (~20 µs).
+pub fn jemalloc_reading() -> Option<weir_server::memory::MemoryReading> {
+    use tikv_jemalloc_ctl::{epoch, epoch_mib, stats};
+    type Mibs = (epoch_mib, stats::allocated_mib, stats::resident_mib);
+    static MIBS: std::sync::OnceLock<Option<Mibs>> = std::sync::OnceLock::new();
+    let mibs =
+        MIBS.get_or_init(|| Some((epoch::mib().ok()?, stats::allocated::mib().ok()?, stats::resident::mib().ok()?)));
+    let (refresh, allocated, resident) = mibs.as_ref()?;
+    refresh.advance().ok()?;
+    let (allocated, resident) = (allocated.read().ok()?, resident.read().ok()?);
+    Some(weir_server::memory::MemoryReading { allocated: allocated as u64, resident: resident as u64 })
+}
+
 /// jemalloc's options, read before `main` (the crate prefixes jemalloc's
 /// symbols): a background thread returns freed pages to the kernel 1 s
 /// after they were freed (jemalloc's default is 10 s, and without the

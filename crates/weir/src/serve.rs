@@ -107,6 +107,9 @@ pub struct ServeArgs {
     /// Runtime worker threads [default: the number of cores minus one, at least 1]
     #[arg(long, env = "WEIR_THREADS")]
     pub threads: Option<usize>,
+    /// Memory past which writes that may grow it are refused with OOM (bytes, or 100mb, 4gb...; 0: no limit) [default: half the machine's memory]
+    #[arg(long, env = "WEIR_MAXMEMORY")]
+    pub maxmemory: Option<String>,
 }
 
 impl ServeArgs {
@@ -119,7 +122,16 @@ impl ServeArgs {
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
             }
         };
-        Ok(merge(self, file))
+        let maxmemory = match self.maxmemory.as_ref().or(file.maxmemory.as_ref()) {
+            None => defaults::NodeConfig::default().maxmemory,
+            Some(text) => Some(weir_server::memory::parse_size(text).map_err(anyhow::Error::msg)?).filter(|&n| n > 0),
+        };
+        Ok(NodeConfig {
+            maxmemory,
+            memory_probe: || crate::jemalloc_reading().or_else(weir_server::memory::proc_probe),
+            allocator: "jemalloc-5.3.0",
+            ..merge(self, file)
+        })
     }
 }
 
@@ -165,6 +177,7 @@ fn merge(cli: ServeArgs, file: ServeArgs) -> NodeConfig {
             .unwrap_or(d.slowlog_slower_than_us),
         slowlog_max_len: cli.slowlog_max_len.or(file.slowlog_max_len).unwrap_or(d.slowlog_max_len),
         threads: cli.threads.or(file.threads).unwrap_or(d.threads).max(1),
+        ..d
     }
 }
 

@@ -136,6 +136,10 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
     if multi.aborted {
         return Frame::error("EXECABORT Transaction discarded because of previous errors.");
     }
+    let grows = |args: &Vec<Bytes>| super::resolve(&args[0]).is_some_and(crate::dispatch::grows_memory);
+    if node.memory.over_limit() && multi.commands.iter().any(grows) {
+        return Frame::error(format!("EXECABORT Transaction discarded because of: {}", crate::memory::OOM));
+    }
     let mut is_data = Vec::with_capacity(multi.commands.len());
     let (mut data, mut local) = (Vec::new(), Vec::new());
     for args in multi.commands {
