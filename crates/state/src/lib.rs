@@ -11,6 +11,7 @@
 //! - [`batch`]: the log entry payload and its application.
 //! - [`snapshot`]: the state as bytes; [`capture`]: taken in steps while writes go on.
 //! - [`changes`]: the changed-keys feed for write-behind sinks.
+//! - [`memory_usage`]: MEMORY USAGE's estimate of a key's bytes.
 //!
 //! Invariant: a `Db` changes only through `apply_batch`, deterministically
 //! from the batch's bytes (clock and seed included), so replaying a log or
@@ -24,6 +25,7 @@ pub mod db;
 pub mod glob;
 pub mod keyspace;
 pub mod keyspace_key;
+pub mod memory_usage;
 pub mod names;
 pub mod num;
 pub mod slot;

@@ -3,8 +3,8 @@
 
 use crate::changes;
 use crate::cmd::{
-    hash, keys, lcs, list, set, set_algebra, stream, stream_admin, stream_claim, stream_group, stream_info, string,
-    zset, zset_algebra,
+    hash, keys, lcs, list, object, set, set_algebra, stream, stream_admin, stream_claim, stream_group, stream_info,
+    string, zset, zset_algebra,
 };
 use crate::db::{Db, ExecCtx};
 use crate::names::NameIndex;
@@ -94,7 +94,7 @@ impl CommandSpec {
     /// Container commands: a subcommand comes before the key, and the
     /// handler checks each subcommand's arity (HELP has no key at all).
     pub fn has_subcommands(&self) -> bool {
-        matches!(self.name, "xgroup" | "xinfo")
+        matches!(self.name, "xgroup" | "xinfo" | "object" | "memory")
     }
 
     /// Whether the command may wait for data (BLPOP and friends).
@@ -193,6 +193,8 @@ static COMMANDS: &[CommandSpec] = commands! {
     "exists", -2, RO, (1, -1, 1), R, "generic", keys::exists, "Determines whether one or more keys exist.";
     "touch", -2, RO, (1, -1, 1), R, "generic", keys::exists, "Returns the number of existing keys out of those specified.";
     "type", 2, RO, (1, 1, 1), R, "generic", keys::type_of, "Determines the type of value stored at a key.";
+    "object", -2, &["readonly"], (2, 2, 1), R, "generic", object::object, "A container for object introspection commands.";
+    "memory", -2, &["readonly"], (2, 2, 1), R, "server", object::memory, "A container for memory diagnostics commands.";
     "expire", -3, WR, (1, 1, 1), W, "generic", keys::expire, "Sets the expiration time of a key in seconds.";
     "pexpire", -3, WR, (1, 1, 1), W, "generic", keys::pexpire, "Sets the expiration time of a key in milliseconds.";
     "expireat", -3, WR, (1, 1, 1), W, "generic", keys::expireat, "Sets the expiration time of a key to a Unix timestamp.";

@@ -143,11 +143,11 @@ impl Elem {
         copy_shared(elems.map(Elem::as_bytes))
     }
 
-    /// Heap bytes beyond the element itself.
+    /// Heap bytes beyond the element itself, as allocated.
     pub fn heap_bytes(&self) -> usize {
         match self {
             Elem::Inline { .. } => 0,
-            Elem::Heap(b) => b.len(),
+            Elem::Heap(b) => crate::memory_usage::alloc_size(b.len()),
         }
     }
 }

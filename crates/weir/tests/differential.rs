@@ -361,6 +361,50 @@ fn lcs_command(rng: &mut StdRng) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
 }
 
+/// OBJECT, MEMORY and ROLE: the same replies wherever they are not about
+/// weir's own structures (ENCODING's names and USAGE's byte counts are
+/// weir's, checked here for their type).
+#[test]
+fn introspection_replies_match_redis() {
+    let redis = common::start_redis(&["--databases", "1"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let weir = common::start_weir(dir.path(), &[]);
+    let (mut ours, mut theirs) = (weir.client(), redis.client());
+    let same = [
+        "SET {t}k 12345",
+        "RPUSH {t}l a b c",
+        "OBJECT",
+        "OBJECT FOO",
+        "OBJECT ENCODING",
+        "OBJECT ENCODING {t}missing",
+        "OBJECT REFCOUNT {t}l",
+        "OBJECT FREQ {t}k",
+        "OBJECT HELP x",
+        "MEMORY",
+        "MEMORY USAGE",
+        "MEMORY USAGE {t}missing",
+        "MEMORY USAGE {t}k SAMPLES x",
+        "MEMORY USAGE {t}k SAMPLES -1",
+        "MEMORY USAGE {t}k SAMPLES",
+        "MEMORY USAGE {t}k FOO 1",
+        "MEMORY FOO",
+        "ROLE",
+        "ROLE x",
+        "OBJECT ENCODING {t}k",
+    ];
+    for line in same {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        assert_eq!(run(&mut ours, &args), run(&mut theirs, &args), "`{line}`");
+    }
+    let encoding = |conn: &mut redis::Connection, key: &str| -> String {
+        redis::cmd("OBJECT").arg("ENCODING").arg(key).query(conn).expect("encoding")
+    };
+    assert_eq!(encoding(&mut ours, "{t}l"), "deque");
+    let usage: i64 =
+        redis::cmd("MEMORY").arg("USAGE").arg("{t}l").arg("SAMPLES").arg(0).query(&mut ours).expect("usage");
+    assert!(usage > 0);
+}
+
 fn compare_with_redis(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize) {
     compare_over(generate, sequences, per_sequence, "");
 }

@@ -12,8 +12,16 @@ pub fn run(node: &Node, command: ServerCommand, args: &[Bytes]) -> Frame {
         ServerCommand::Command => command_command(&args[1..]),
         ServerCommand::Config => config(node, &args[1..]),
         ServerCommand::Info => Frame::Verbatim(Bytes::from(crate::info::render(node, &args[1..]))),
+        ServerCommand::Role => role(),
         _ => time(node),
     }
+}
+
+/// ROLE as a Redis master without replicas answers it: a node alone leads
+/// every partition, and INFO replication says `role:master`,
+/// `connected_slaves:0` (no replication offset: the log is per partition).
+fn role() -> Frame {
+    Frame::Array(vec![Frame::bulk("master"), Frame::Integer(0), Frame::Array(Vec::new())])
 }
 
 pub fn time(_node: &Node) -> Frame {

@@ -49,6 +49,7 @@ pub enum ServerCommand {
     Script,
     Changes,
     Slowlog,
+    Role,
 }
 
 const fn spec(
@@ -94,7 +95,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 30] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 31] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -208,6 +209,10 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 30] = [
             "server",
             "A container for slow log commands.",
         ),
+    ),
+    (
+        ServerCommand::Role,
+        spec("role", 1, &["noscript", "loading", "stale", "fast"], NONE, "server", "Returns the replication role."),
     ),
 ];
 

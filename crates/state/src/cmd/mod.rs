@@ -4,6 +4,7 @@ pub mod hash;
 pub mod keys;
 pub mod lcs;
 pub mod list;
+pub mod object;
 pub mod set;
 pub mod set_algebra;
 pub mod stream;

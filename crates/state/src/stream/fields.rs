@@ -50,9 +50,9 @@ impl Fields {
         self.iter().map(<[u8]>::len).sum()
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held, as allocated.
     pub fn heap_bytes(&self) -> usize {
-        self.0.len()
+        crate::memory_usage::alloc_size(self.0.len())
     }
 }
 
@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(fields.iter().collect::<Vec<_>>(), items);
         assert_eq!(fields.len(), 4);
         assert_eq!(fields.text_len(), 5 + 17 + 4);
-        assert_eq!(fields.heap_bytes(), 4 * LEN_BYTES + 26);
+        assert_eq!(fields.heap_bytes(), crate::memory_usage::alloc_size(4 * LEN_BYTES + 26));
         assert!(Fields::pack(std::iter::empty()).is_empty());
     }
 }

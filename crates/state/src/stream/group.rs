@@ -37,6 +37,20 @@ pub struct Group {
 }
 
 impl Group {
+    /// Heap bytes (MEMORY USAGE): the pending entries, each consumer's set
+    /// of its own, and the consumers' names (shared with their entries).
+    pub fn heap_bytes(&self) -> usize {
+        use crate::memory_usage::{alloc_size, btree_entry};
+        use std::mem::size_of;
+        let pel = self.pel.len() * (btree_entry(size_of::<(StreamId, Pending)>()) + btree_entry(size_of::<StreamId>()));
+        let consumers: usize = self
+            .consumers
+            .keys()
+            .map(|name| btree_entry(size_of::<(Bytes, Consumer)>()) + alloc_size(name.len()))
+            .sum();
+        pel + consumers
+    }
+
     pub fn new(last_delivered: StreamId, entries_read: Option<u64>) -> Group {
         Group { last_delivered, entries_read, ..Group::default() }
     }

@@ -137,9 +137,24 @@ impl Stream {
         }
     }
 
-    /// Heap bytes held, roughly (memory reports).
-    pub fn heap_bytes(&self) -> usize {
-        self.entries.values().map(|e| 48 + e.fields.heap_bytes()).sum()
+    /// Heap bytes held (MEMORY USAGE, `crate::memory_usage`): entries'
+    /// fields sampled over `samples` entries (0: all), the groups counted.
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        use crate::memory_usage::{btree_entry, sampled};
+        use std::mem::size_of;
+        let count = self.entries.len();
+        let entries = count * btree_entry(size_of::<(StreamId, Entry)>())
+            + sampled(self.entries.values(), count, samples, |e| e.fields.heap_bytes());
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|(name, group)| {
+                btree_entry(size_of::<(Bytes, Group)>())
+                    + crate::memory_usage::alloc_size(name.len())
+                    + group.heap_bytes()
+            })
+            .sum();
+        entries + groups
     }
 }
 

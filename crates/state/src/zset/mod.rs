@@ -310,6 +310,25 @@ impl ZSet {
         }
     }
 
+    /// Heap bytes (MEMORY USAGE, `crate::memory_usage`): the chunks and
+    /// the Fenwick tree as allocated, the member map's table, and members
+    /// too long to sit inline (twice: the map keeps its own copy), sampled
+    /// over `samples` members (0: all).
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        use crate::memory_usage::alloc_size;
+        use std::mem::size_of;
+        let chunks = alloc_size(self.chunks.capacity() * size_of::<Vec<Item>>())
+            + self.chunks.iter().map(|c| alloc_size(c.capacity() * size_of::<Item>())).sum::<usize>();
+        let fenwick = alloc_size(self.fenwick.capacity() * size_of::<usize>());
+        // hashbrown: a power-of-two bucket count at most 7/8 full, one
+        // control byte per bucket.
+        let buckets = (self.scores.capacity() * 8 / 7).next_power_of_two();
+        let map = alloc_size(buckets * (size_of::<(Elem, f64)>() + 1) + 16);
+        let members = self.chunks.iter().flatten().map(|(_, member)| member);
+        let heap_members = crate::memory_usage::sampled(members, self.len(), samples, |m| 2 * m.heap_bytes());
+        chunks + fenwick + map + heap_members
+    }
+
     /// Ascending.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
         self.chunks.iter().flatten().map(|(score, member)| (member.as_bytes(), *score))
@@ -354,15 +373,6 @@ impl ZSet {
         self.chunks.retain(|c| !c.is_empty());
         self.rebuild_fenwick();
         doomed.len()
-    }
-
-    /// Approximate heap bytes (MEMORY USAGE, INFO).
-    pub fn heap_bytes(&self) -> usize {
-        let item = std::mem::size_of::<Item>();
-        let chunks: usize = self.chunks.iter().map(|c| c.capacity() * item).sum();
-        // Members too long to sit inline are held twice (chunk and map).
-        let members: usize = self.scores.keys().map(|m| 2 * m.heap_bytes()).sum();
-        chunks + members + self.scores.capacity() * (item + 1) + self.fenwick.capacity() * 8
     }
 }
 
