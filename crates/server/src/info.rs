@@ -6,10 +6,11 @@ use bytes::Bytes;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-const SECTIONS: [&str; 8] =
-    ["server", "clients", "memory", "persistence", "stats", "replication", "keyspace", "commandstats"];
+const SECTIONS: [&str; 9] =
+    ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace", "commandstats"];
 /// Sections `INFO` (no argument) and `INFO default` show.
-const DEFAULT_SECTIONS: [&str; 7] = ["server", "clients", "memory", "persistence", "stats", "replication", "keyspace"];
+const DEFAULT_SECTIONS: [&str; 8] =
+    ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
 
 pub fn render(node: &Node, args: &[Bytes]) -> String {
     let wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
@@ -24,7 +25,10 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
-        let title = format!("{}{}", section[..1].to_ascii_uppercase(), &section[1..]);
+        let title = match *section {
+            "cpu" => "CPU".to_string(),
+            _ => format!("{}{}", section[..1].to_ascii_uppercase(), &section[1..]),
+        };
         let _ = write!(out, "# {title}\r\n");
         match *section {
             "server" => server(node, &mut out),
@@ -33,6 +37,7 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
             "persistence" => persistence(node, &mut out),
             "stats" => stats(node, &mut out),
             "replication" => replication(node, &mut out),
+            "cpu" => cpu(&mut out),
             "keyspace" => keyspace(node, &mut out),
             _ => crate::commands::introspection::commandstats(node, &mut out),
         }
@@ -128,6 +133,22 @@ fn replication(node: &Node, out: &mut String) {
     line(out, "connected_slaves", 0);
     for partition in &node.partitions {
         line(out, &format!("partition{}_applied_index", partition.id), partition.applied_index.load(Relaxed));
+    }
+}
+
+/// CPU seconds of the process and of its children, as Redis reports them
+/// (`getrusage`), e.g. `used_cpu_user:1.234567`.
+fn cpu(out: &mut String) {
+    for (who, suffix) in [(libc::RUSAGE_SELF, ""), (libc::RUSAGE_CHILDREN, "_children")] {
+        // SAFETY: getrusage fills the struct it is given; zeroed is a valid start.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `usage` is a valid, writable rusage.
+        if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+            continue;
+        }
+        let seconds = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
+        line(out, &format!("used_cpu_sys{suffix}"), seconds(usage.ru_stime));
+        line(out, &format!("used_cpu_user{suffix}"), seconds(usage.ru_utime));
     }
 }
 

@@ -152,9 +152,13 @@ fn introspection_answers_like_redis() {
     let config: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendonly").query(&mut c).expect("config get");
     assert_eq!(config, vec!["appendonly".to_string(), "yes".to_string()]);
     let info: String = redis::cmd("INFO").query(&mut c).expect("info");
-    for section in ["# Server", "# Clients", "# Persistence", "# Stats", "# Replication", "# Keyspace"] {
+    let sections = ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Replication", "# CPU"];
+    for section in sections.iter().chain(&["# Keyspace"]) {
         assert!(info.contains(section), "INFO lacks {section}");
     }
+    let cpu: String = redis::cmd("INFO").arg("cpu").query(&mut c).expect("info cpu");
+    let user = cpu.lines().find_map(|l| l.strip_prefix("used_cpu_user:")).expect("used_cpu_user");
+    assert!(user.parse::<f64>().is_ok_and(|s| s > 0.0), "{cpu}");
     let _: redis::RedisResult<()> = redis::cmd("GET").query(&mut c);
     let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut c).expect("commandstats");
     assert!(stats.contains("cmdstat_get:calls=0,") && stats.contains("rejected_calls=1"), "{stats}");
