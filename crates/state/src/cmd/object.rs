@@ -65,38 +65,35 @@ pub fn encoding(value: &Value) -> &'static str {
 }
 
 pub fn object(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    let sub = match check_subcommand("OBJECT", OBJECT_SUBCOMMANDS, args) {
-        Ok(sub) => sub,
-        Err(error) => return error,
-    };
-    if sub == "help" {
-        return help(OBJECT_HELP);
+    super::reply(object_inner(db, ctx, args))
+}
+
+fn object_inner(db: &Db, ctx: &ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
+    if check_subcommand("OBJECT", OBJECT_SUBCOMMANDS, args)? == "help" {
+        return Ok(help(OBJECT_HELP));
     }
-    let Some(entry) = db.get(&args[2], ctx.now_ms) else { return Frame::Null };
-    match sub.as_str() {
-        "encoding" => Frame::bulk(encoding(&entry.value)),
-        "refcount" => Frame::Integer(1),
-        "idletime" => Frame::error(IDLETIME_NOT_TRACKED),
+    let Some(entry) = db.get(&args[2], ctx.now_ms) else { return Ok(Frame::Null) };
+    Ok(match args[1].to_ascii_lowercase().as_slice() {
+        b"encoding" => Frame::bulk(encoding(&entry.value)),
+        b"refcount" => Frame::Integer(1),
+        b"idletime" => Frame::error(IDLETIME_NOT_TRACKED),
         _ => Frame::error(FREQ_NOT_TRACKED),
-    }
+    })
 }
 
 pub fn memory(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    let sub = match check_subcommand("MEMORY", MEMORY_SUBCOMMANDS, args) {
-        Ok(sub) => sub,
-        Err(error) => return error,
-    };
-    if sub == "help" {
-        return help(MEMORY_HELP);
+    super::reply(memory_inner(db, ctx, args))
+}
+
+fn memory_inner(db: &Db, ctx: &ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
+    if check_subcommand("MEMORY", MEMORY_SUBCOMMANDS, args)? == "help" {
+        return Ok(help(MEMORY_HELP));
     }
-    let samples = match usage_samples(&args[3..]) {
-        Ok(samples) => samples,
-        Err(error) => return error,
-    };
-    match db.memory_usage(&args[2], ctx.now_ms, samples) {
+    let samples = usage_samples(&args[3..])?;
+    Ok(match db.memory_usage(&args[2], ctx.now_ms, samples) {
         Some(bytes) => Frame::Integer(i64::try_from(bytes).unwrap_or(i64::MAX)),
         None => Frame::Null,
-    }
+    })
 }
 
 /// `[SAMPLES count]`, as Redis reads it: 0 samples everything, a negative
