@@ -156,6 +156,7 @@ impl Node {
             }
             C::Client => commands::client::run(self, session, args),
             C::Slowlog => crate::slowlog::command(&self.slowlog, &args[1..]),
+            C::Latency => commands::latency::run(self, args),
             C::Command | C::Config | C::Info | C::Time | C::Role => commands::introspection::run(self, command, args),
             C::Dbsize | C::Flushdb | C::Flushall | C::Scan | C::Keys | C::Wait => {
                 commands::keyspace::run(self, command, args).await

@@ -361,7 +361,7 @@ fn lcs_command(rng: &mut StdRng) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
 }
 
-/// OBJECT, MEMORY and ROLE: the same replies wherever they are not about
+/// OBJECT, MEMORY, LATENCY and ROLE: the same replies wherever they are not about
 /// weir's own structures (ENCODING's names and USAGE's byte counts are
 /// weir's, checked here for their type).
 #[test]
@@ -390,6 +390,15 @@ fn introspection_replies_match_redis() {
         "MEMORY FOO",
         "ROLE",
         "ROLE x",
+        "LATENCY LATEST",
+        "LATENCY HISTORY command",
+        "LATENCY RESET",
+        "LATENCY RESET a b",
+        "LATENCY GRAPH command",
+        "LATENCY FOO",
+        "LATENCY LATEST x",
+        "LATENCY GRAPH",
+        "LATENCY HISTOGRAM nosuch",
         "OBJECT ENCODING {t}k",
     ];
     for line in same {

@@ -9,6 +9,7 @@ pub mod client;
 pub mod connection;
 pub mod introspection;
 pub mod keyspace;
+pub mod latency;
 pub mod scripting;
 pub mod transaction;
 
@@ -50,6 +51,7 @@ pub enum ServerCommand {
     Changes,
     Slowlog,
     Role,
+    Latency,
 }
 
 const fn spec(
@@ -95,7 +97,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 31] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 32] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -213,6 +215,17 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 31] = [
     (
         ServerCommand::Role,
         spec("role", 1, &["noscript", "loading", "stale", "fast"], NONE, "server", "Returns the replication role."),
+    ),
+    (
+        ServerCommand::Latency,
+        spec(
+            "latency",
+            -2,
+            &["admin", "noscript", "loading", "stale"],
+            NONE,
+            "server",
+            "A container for latency diagnostics commands.",
+        ),
     ),
 ];
 

@@ -16,6 +16,8 @@ pub mod string;
 pub mod zset;
 pub mod zset_algebra;
 
+pub use stream_admin::{check_subcommand, help};
+
 use bytes::Bytes;
 use weir_protocol::Frame;
 

@@ -42,7 +42,7 @@ pub(super) fn subcommand_error(container: &str, args: &[Bytes]) -> Frame {
 /// Redis's command-table checks for a container command's subcommand
 /// (`table`: names and arities, negative meaning at least). Returns the
 /// subcommand, lowercased.
-pub(super) fn check_subcommand(container: &str, table: &[(&str, i32)], args: &[Bytes]) -> Result<String, Frame> {
+pub fn check_subcommand(container: &str, table: &[(&str, i32)], args: &[Bytes]) -> Result<String, Frame> {
     let sub = String::from_utf8_lossy(&args[1]).to_lowercase();
     let Some((_, arity)) = table.iter().find(|(s, _)| *s == sub) else {
         return Err(Frame::error(format!("ERR unknown subcommand '{}'. Try {container} HELP.", name(&args[1]))));
@@ -57,7 +57,7 @@ pub(super) fn check_subcommand(container: &str, table: &[(&str, i32)], args: &[B
 }
 
 /// A HELP reply: one status line per entry.
-pub(super) fn help(lines: &[&'static str]) -> Frame {
+pub fn help(lines: &[&'static str]) -> Frame {
     Frame::Array(lines.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect())
 }
 
