@@ -76,6 +76,8 @@ redis = {}
 function redis.error_reply(e)
   if type(e) ~= 'string' then error('wrong number or type of arguments', 2) end
   if string.sub(e, 1, 1) == '-' then e = string.sub(e, 2) end
+  -- As Redis 7: an error with no code (no space) gets the generic one.
+  if not string.find(e, ' ', 1, true) then e = 'ERR ' .. e end
   return {err = e}
 end
 function redis.status_reply(s)

@@ -40,6 +40,10 @@ fn conversions_follow_the_redis_documentation() {
     );
     assert_eq!(eval(&mut e, &mut db, "return redis.status_reply('FINE')", &[], &[]), Frame::simple("FINE"));
     assert_eq!(eval(&mut e, &mut db, "return redis.error_reply('MY bad')", &[], &[]), Frame::error("MY bad"));
+    assert_eq!(eval(&mut e, &mut db, "return redis.error_reply('nospace')", &[], &[]), Frame::error("ERR nospace"));
+    assert_eq!(eval(&mut e, &mut db, "return redis.error_reply('-DASH x')", &[], &[]), Frame::error("DASH x"));
+    assert_eq!(eval(&mut e, &mut db, "return redis.error_reply('')", &[], &[]), Frame::error("ERR "));
+    assert_eq!(eval(&mut e, &mut db, "return {err='nospace'}", &[], &[]), Frame::error("nospace"), "a raw table as is");
     assert_eq!(
         eval(&mut e, &mut db, "return {KEYS[1], ARGV[2]}", &["k"], &["a", "b"]),
         Frame::Array(vec![Frame::bulk("k"), Frame::bulk("b")])

@@ -156,8 +156,10 @@ impl Conn<'_> {
                 Err(error) => {
                     self.node.stats.protocol_errors.fetch_add(1, Relaxed);
                     self.drain().await?;
+                    let text = error.reply_text();
+                    self.node.stats.errors.count(text.as_bytes());
                     self.out.extend_from_slice(b"-");
-                    self.out.extend_from_slice(error.reply_text().as_bytes());
+                    self.out.extend_from_slice(text.as_bytes());
                     self.out.extend_from_slice(b"\r\n");
                     self.flush().await?;
                     return Ok(false);

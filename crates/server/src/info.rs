@@ -6,11 +6,22 @@ use bytes::Bytes;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-const SECTIONS: [&str; 9] =
-    ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace", "commandstats"];
+/// In Redis's order.
+const SECTIONS: [&str; 10] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "commandstats",
+    "errorstats",
+    "keyspace",
+];
 /// Sections `INFO` (no argument) and `INFO default` show.
-const DEFAULT_SECTIONS: [&str; 8] =
-    ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+const DEFAULT_SECTIONS: [&str; 9] =
+    ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "keyspace"];
 
 pub fn render(node: &Node, args: &[Bytes]) -> String {
     let wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
@@ -39,6 +50,7 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
             "replication" => replication(node, &mut out),
             "cpu" => cpu(&mut out),
             "keyspace" => keyspace(node, &mut out),
+            "errorstats" => errorstats(node, &mut out),
             _ => crate::commands::introspection::commandstats(node, &mut out),
         }
     }
@@ -121,11 +133,20 @@ fn stats(node: &Node, out: &mut String) {
     line(out, "rejected_connections", c.connections_rejected);
     line(out, "expired_keys", c.expired_keys);
     line(out, "weir_scripts_read", c.scripts_read);
-    line(out, "total_error_replies", c.commands.iter().map(|s| s.failed).sum::<u64>());
+    // Error replies to a primary or from the log: weir has neither.
+    line(out, "unexpected_error_replies", 0);
+    line(out, "total_error_replies", c.error_replies);
     line(out, "weir_protocol_errors", c.protocol_errors);
     line(out, "weir_output_overflows", c.output_overflows);
     line(out, "weir_batches", batches);
     line(out, "weir_batch_avg_items", format!("{:.2}", if batches == 0 { 0.0 } else { items / batches as f64 }));
+}
+
+/// `errorstat_<prefix>:count=<n>`, in byte order (since CONFIG RESETSTAT).
+fn errorstats(node: &Node, out: &mut String) {
+    for (code, count) in node.stats.info_counters().errors {
+        let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+    }
 }
 
 fn replication(node: &Node, out: &mut String) {

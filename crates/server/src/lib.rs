@@ -22,6 +22,7 @@ pub mod config;
 pub mod connection;
 pub mod data_dir;
 pub mod dispatch;
+pub mod errorstats;
 pub mod gather;
 pub mod http;
 pub mod info;

@@ -63,6 +63,17 @@ impl Collector for NodeCollector {
         }
         {
             let mut family = encoder.encode_descriptor(
+                "error_replies",
+                "Error replies, by prefix (INFO errorstats).",
+                None,
+                MetricType::Counter,
+            )?;
+            for (code, count) in stats.errors.codes() {
+                ConstCounter::new(count).encode(family.encode_family(&[("code", code.as_str())])?)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
                 "command_duration_seconds",
                 "Command latency from dispatch to reply, by name.",
                 None,

@@ -3,6 +3,8 @@
 //! The hot path never takes a lock to count: every command has a fixed slot
 //! in a table sized at startup, and `/metrics` and `INFO` read the table.
 
+use crate::errorstats::ErrorStats;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -99,6 +101,10 @@ pub struct Stats {
     /// Clients waiting in BLPOP and friends, across partitions.
     pub blocked_clients: AtomicU64,
     pub started: std::time::Instant,
+    /// Error replies by prefix (INFO errorstats).
+    pub errors: ErrorStats,
+    /// EXEC's slot in `commands`: its errors are its commands'.
+    exec: Option<usize>,
     /// The counters as of the last CONFIG RESETSTAT: INFO shows what
     /// came since, while `/metrics` keeps the raw, monotonic counters (a
     /// scrape must not see a reset because some client asked for one).
@@ -118,6 +124,9 @@ pub struct Counters {
     pub batch_items: u64,
     /// Per command, in the table's order.
     pub commands: Vec<CommandCounters>,
+    pub error_replies: u64,
+    /// Error replies by prefix.
+    pub errors: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +153,13 @@ impl Counters {
             batches: self.batches.saturating_sub(base.batches),
             batch_items: self.batch_items.saturating_sub(base.batch_items),
             commands: commands.map(|(i, now)| now.since(base.commands.get(i).unwrap_or(&zero))).collect(),
+            error_replies: self.error_replies.saturating_sub(base.error_replies),
+            errors: self
+                .errors
+                .iter()
+                .map(|(code, n)| (code.clone(), n.saturating_sub(base.errors.get(code).copied().unwrap_or(0))))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
         }
     }
 }
@@ -161,8 +177,11 @@ impl CommandCounters {
 
 impl Stats {
     pub fn new(command_names: impl Iterator<Item = &'static str>) -> Stats {
+        let commands: Vec<CommandStats> = command_names.map(CommandStats::new).collect();
         Stats {
-            commands: command_names.map(CommandStats::new).collect(),
+            exec: commands.iter().position(|c| c.name == "exec"),
+            commands,
+            errors: ErrorStats::default(),
             connections_total: AtomicU64::new(0),
             connections_rejected: AtomicU64::new(0),
             connected: AtomicU64::new(0),
@@ -196,6 +215,8 @@ impl Stats {
             batches: self.batches.load(Relaxed),
             batch_items: self.batch_items.sum() as u64,
             commands: self.commands.iter().map(command).collect(),
+            error_replies: self.errors.total(),
+            errors: self.errors.codes(),
         }
     }
 
@@ -211,11 +232,13 @@ impl Stats {
         *self.info_baseline.lock().unwrap_or_else(|e| e.into_inner()) = now;
     }
 
-    /// Counts one command's reply (`command` is its slot in the table).
+    /// Counts one command's reply (`command` is its slot in the table,
+    /// none for an unknown command: its error still counts).
     pub fn record(&self, command: Option<usize>, took: Duration, reply: &weir_protocol::Frame) {
         if let Some(stats) = command.and_then(|i| self.commands.get(i)) {
             stats.record(took, reply.is_error());
         }
+        self.errors.count_reply(reply, command.is_some() && command == self.exec);
     }
 
     pub fn total_commands(&self) -> u64 {
@@ -253,8 +276,14 @@ mod tests {
         assert_eq!(stats.info_counters().commands[1], CommandCounters::default());
         assert_eq!(stats.info_counters().connections_total, 0);
         stats.record(Some(1), Duration::from_micros(20), &weir_protocol::Frame::error("ERR x"));
+        stats.record(None, Duration::ZERO, &weir_protocol::Frame::error("ERR unknown command"));
         let info = stats.info_counters();
         assert_eq!(info.commands[1], CommandCounters { calls: 1, failed: 1, rejected: 0, usec: 20 });
+        assert_eq!(info.error_replies, 2, "an unknown command's error counts too");
+        assert_eq!(info.errors.get("ERR"), Some(&2));
+        stats.reset_info();
+        assert!(stats.info_counters().errors.is_empty(), "a reset leaves no prefix at zero");
+        assert_eq!(stats.counters().error_replies, 2, "the raw counter (/metrics) is monotonic");
         assert_eq!(stats.counters().commands[1].calls, 2, "the raw counter (/metrics) is monotonic");
     }
 }

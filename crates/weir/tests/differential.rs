@@ -10,6 +10,7 @@ mod common;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::Value;
+use std::io::{Read, Write};
 
 const SEQUENCES: u64 = 12;
 const COMMANDS_PER_SEQUENCE: usize = 400;
@@ -412,6 +413,75 @@ fn introspection_replies_match_redis() {
     let usage: i64 =
         redis::cmd("MEMORY").arg("USAGE").arg("{t}l").arg("SAMPLES").arg(0).query(&mut ours).expect("usage");
     assert!(usage > 0);
+}
+
+/// INFO errorstats and total_error_replies after the same errors on both:
+/// unknown commands, wrong types, arity, a script's own prefixes, errors
+/// raised through redis.call and pcall, a transaction's failed commands, a
+/// protocol error; then CONFIG RESETSTAT.
+#[test]
+fn error_statistics_match_redis() {
+    let redis = common::start_redis(&["--databases", "1"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let weir = common::start_weir(dir.path(), &[]);
+    let (mut ours, mut theirs) = (weir.client(), redis.client());
+    // The client's CLIENT SETINFO at connect is an error on Redis 7.0.
+    for conn in [&mut ours, &mut theirs] {
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(conn).expect("resetstat");
+    }
+    let errors = [
+        "FOO bar",
+        "SET {t}s v",
+        "LPUSH {t}s x",
+        "GET",
+        "INCR {t}s",
+        "EVAL return~redis.error_reply('MYCODE~x') 0",
+        "EVAL return~redis.error_reply('nospace') 0",
+        "EVAL return~redis.call('lpush','{t}s','x') 1 {t}s",
+        "EVAL return~redis.pcall('lpush','{t}s','x') 1 {t}s",
+        "MULTI",
+        "LPUSH {t}s x",
+        "INCR {t}s",
+        "EXEC",
+        "XADD {t}x 0-0 f v",
+    ];
+    for line in errors {
+        let args: Vec<String> = line.split_whitespace().map(|a| a.replace('~', " ")).collect();
+        assert_eq!(run(&mut ours, &args), run(&mut theirs, &args), "`{line}`");
+    }
+    for url in [weir.url(), redis.url()] {
+        let addr = url.trim_start_matches("redis://").to_string();
+        let mut raw = std::net::TcpStream::connect(addr).expect("connect");
+        raw.write_all(b"*1\r\n$abc\r\n").expect("send");
+        let mut reply = [0u8; 64];
+        let n = raw.read(&mut reply).expect("reply");
+        assert!(reply[..n].starts_with(b"-ERR Protocol error"), "{:?}", String::from_utf8_lossy(&reply[..n]));
+    }
+    let section = |conn: &mut redis::Connection, name: &str| -> String {
+        let mut info = redis::cmd("INFO");
+        if !name.is_empty() {
+            info.arg(name);
+        }
+        let info: String = info.query(conn).expect("info");
+        info.lines()
+            .filter(|l| l.starts_with("errorstat_") || l.contains("error_replies"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let expected = "errorstat_ERR:count=7\nerrorstat_MYCODE:count=1\nerrorstat_WRONGTYPE:count=4";
+    assert_eq!(section(&mut theirs, "errorstats"), expected, "the reference itself");
+    assert_eq!(section(&mut ours, "errorstats"), expected);
+    let totals = "unexpected_error_replies:0\ntotal_error_replies:12";
+    assert_eq!(section(&mut theirs, "stats"), totals);
+    assert_eq!(section(&mut ours, "stats"), totals);
+    assert!(section(&mut ours, "").contains("errorstat_ERR"), "in the default sections");
+    for conn in [&mut ours, &mut theirs] {
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(conn).expect("resetstat");
+    }
+    assert_eq!(section(&mut ours, "errorstats"), section(&mut theirs, "errorstats"));
+    assert_eq!(section(&mut ours, "stats"), "unexpected_error_replies:0\ntotal_error_replies:0");
+    let (_, metrics) = common::http(weir.http, "GET", "/metrics", &[], "");
+    assert!(metrics.contains("weir_error_replies_total{code=\"WRONGTYPE\"} 4"), "/metrics keeps counting: {metrics}");
 }
 
 fn compare_with_redis(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize) {
