@@ -9,7 +9,7 @@
 //! prefixes until CONFIG RESETSTAT).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use weir_protocol::Frame;
 
@@ -26,7 +26,8 @@ const PREFIX_SEARCH: usize = 31;
 pub struct ErrorStats {
     total: AtomicU64,
     codes: Mutex<BTreeMap<String, u64>>,
-    overflowed: std::sync::atomic::AtomicBool,
+    /// Whether the bound was reached (warned once).
+    overflowed: AtomicBool,
 }
 
 impl ErrorStats {

@@ -367,9 +367,7 @@ fn lcs_command(rng: &mut StdRng) -> Vec<String> {
 /// weir's, checked here for their type).
 #[test]
 fn introspection_replies_match_redis() {
-    let redis = common::start_redis(&["--databases", "1"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let weir = common::start_weir(dir.path(), &[]);
+    let Pair { weir, redis, .. } = &start_pair();
     let (mut ours, mut theirs) = (weir.client(), redis.client());
     let same = [
         "SET {t}k 12345",
@@ -421,9 +419,7 @@ fn introspection_replies_match_redis() {
 /// protocol error; then CONFIG RESETSTAT.
 #[test]
 fn error_statistics_match_redis() {
-    let redis = common::start_redis(&["--databases", "1"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let weir = common::start_weir(dir.path(), &[]);
+    let Pair { weir, redis, .. } = &start_pair();
     let (mut ours, mut theirs) = (weir.client(), redis.client());
     // The client's CLIENT SETINFO at connect is an error on Redis 7.0.
     for conn in [&mut ours, &mut theirs] {
@@ -484,15 +480,29 @@ fn error_statistics_match_redis() {
     assert!(metrics.contains("weir_error_replies_total{code=\"WRONGTYPE\"} 4"), "/metrics keeps counting: {metrics}");
 }
 
+/// weir and redis-server side by side.
+struct Pair {
+    weir: common::WeirNode,
+    redis: common::RedisServer,
+    /// weir's data (dropped after weir stops).
+    _dir: tempfile::TempDir,
+}
+
+/// One database on redis-server, as weir has (COPY ... DB 1 is then out of
+/// range on both).
+fn start_pair() -> Pair {
+    let redis = common::start_redis(&["--databases", "1"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let weir = common::start_weir(dir.path(), &[]);
+    Pair { weir, redis, _dir: dir }
+}
+
 fn compare_with_redis(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize) {
     compare_over(generate, sequences, per_sequence, "");
 }
 
 fn compare_over(generate: fn(&mut StdRng) -> Vec<String>, sequences: u64, per_sequence: usize, query: &str) {
-    // One database, as weir has (COPY ... DB 1 is then out of range on both).
-    let redis = common::start_redis(&["--databases", "1"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let weir = common::start_weir(dir.path(), &[]);
+    let Pair { weir, redis, .. } = &start_pair();
     let connect =
         |url: String| redis::Client::open(format!("{url}{query}")).expect("client").get_connection().expect("connect");
     let mut ours = connect(weir.url());
