@@ -216,7 +216,9 @@ fn check_and_run(
     if spec.access == Access::Write {
         control.wrote.store(true, Ordering::Release);
     }
-    Ok(db.execute_spec(ctx, spec, args))
+    let reply = db.execute_spec(ctx, spec, args);
+    control.count_call(spec, reply.is_error());
+    Ok(reply)
 }
 
 /// Commands scripts reach that are not partition data commands.

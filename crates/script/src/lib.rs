@@ -25,7 +25,7 @@ mod tonumber;
 
 use call::{push_redis_call, Bridge};
 use limits::{wall_ms, RunLimits, HOOK_EVERY};
-pub use limits::{Control, Kill, Limits, INLINE_INSTRUCTIONS, KILLED};
+pub use limits::{CallCounter, Control, Kill, Limits, INLINE_INSTRUCTIONS, KILLED};
 
 use bytes::Bytes;
 use convert::{format_number, lua_to_frame, strip_dash};

@@ -4,8 +4,9 @@
 
 use mlua::VmState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use weir_state::spec::CommandSpec;
 
 /// The hook runs every this many VM instructions.
 pub(crate) const HOOK_EVERY: u32 = 1000;
@@ -146,6 +147,21 @@ pub struct Control {
     pending: AtomicBool,
     /// Pauses busy scripts have taken (see `BUSY_RUN`), ever.
     pauses: AtomicU64,
+    /// Told of every data command a script runs (see `set_call_counter`).
+    calls: OnceLock<CallCounter>,
+    /// A try's calls, (command, calls, failed), told only if the try is not
+    /// refused (else the run through the log counts them). One slot per
+    /// command: bounded by the command table.
+    tried_calls: Mutex<Vec<(&'static CommandSpec, u64, u64)>>,
+}
+
+/// Counts the commands scripts run: the command and whether it failed.
+pub struct CallCounter(pub Box<dyn Fn(&'static CommandSpec, bool) + Send + Sync>);
+
+impl std::fmt::Debug for CallCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallCounter")
+    }
 }
 
 /// The answer to `SCRIPT KILL` for one partition.
@@ -193,6 +209,44 @@ impl Control {
         let _ = self.offload.set(offload);
     }
 
+    /// Where the commands a script runs are counted (INFO commandstats, as
+    /// Redis counts them). Set once the partition's recovered log is
+    /// applied, so replayed scripts are not counted again.
+    pub fn set_call_counter(&self, counter: CallCounter) {
+        let _ = self.calls.set(counter);
+    }
+
+    pub(crate) fn count_call(&self, spec: &'static CommandSpec, failed: bool) {
+        let Some(counter) = self.calls.get() else { return };
+        if !self.trying.load(Ordering::Acquire) {
+            return (counter.0)(spec, failed);
+        }
+        let mut tried = self.tried_calls.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match tried.iter().position(|(s, _, _)| std::ptr::eq(*s, spec)) {
+            Some(i) => i,
+            None => {
+                tried.push((spec, 0, 0));
+                tried.len() - 1
+            }
+        };
+        tried[slot].1 += 1;
+        tried[slot].2 += u64::from(failed);
+    }
+
+    /// Ends the tries `set_trying(true)` began: whether the last was
+    /// refused a write. The calls of one that was not are counted now.
+    pub fn finish_try(&self) -> bool {
+        self.trying.store(false, Ordering::Release);
+        let refused = self.refused_write();
+        let tried = std::mem::take(&mut *self.tried_calls.lock().unwrap_or_else(|e| e.into_inner()));
+        if let (false, Some(counter)) = (refused, self.calls.get()) {
+            for (spec, calls, failed) in tried {
+                (0..calls).for_each(|i| (counter.0)(spec, i < failed));
+            }
+        }
+        refused
+    }
+
     pub(crate) fn offloads(&self) -> bool {
         self.offload.get().is_some()
     }
@@ -223,4 +277,37 @@ pub const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 pub(crate) fn wall_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CallCounter, Control};
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_tries_calls_count_only_if_it_is_not_refused() {
+        let control = Control::default();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        control.set_call_counter(CallCounter(Box::new(move |spec, failed| {
+            sink.lock().expect("lock").push((spec.name, failed));
+        })));
+        let get = weir_state::spec::lookup(b"get").expect("GET");
+        let set = weir_state::spec::lookup(b"set").expect("SET");
+        control.count_call(set, false);
+        assert_eq!(seen.lock().expect("lock").len(), 1, "outside a try: at once");
+        control.set_trying(true);
+        control.count_call(get, false);
+        control.count_call(get, true);
+        assert_eq!(seen.lock().expect("lock").len(), 1, "a try's calls wait for its outcome");
+        assert!(!control.finish_try());
+        assert_eq!(*seen.lock().expect("lock"), [("set", false), ("get", true), ("get", false)]);
+        control.set_trying(true);
+        control.count_call(get, false);
+        control.refused.store(true, Ordering::Release);
+        assert!(control.finish_try(), "refused");
+        assert_eq!(seen.lock().expect("lock").len(), 3, "a refused try's calls are counted by the run in the log");
+        assert!(control.tried_calls.lock().expect("lock").is_empty());
+    }
 }

@@ -106,7 +106,13 @@ impl Node {
             return (None, Reply::Now(Frame::error(crate::memory::OOM)));
         }
         if session.multi.is_some() && !transaction::runs_inside_multi(resolved) {
-            return (index, Reply::Now(transaction::queue(session, resolved, args)));
+            // As in Redis, a queued command is counted when EXEC runs it; one
+            // refused at queuing is a rejected call.
+            let reply = transaction::queue(session, resolved, args);
+            if reply.is_error() {
+                self.reject(Some(resolved));
+            }
+            return (None, Reply::Now(reply));
         }
         let reply = match resolved {
             Resolved::Server(command, spec, _) if eval_kind(command).is_some() => {

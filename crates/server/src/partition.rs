@@ -86,6 +86,12 @@ impl Partition {
         busy_limit: Duration,
     ) -> Partition {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        let counted = stats.clone();
+        group.script_control.set_call_counter(weir_script::CallCounter(Box::new(move |spec, failed| {
+            if let Some(command) = counted.commands.get(weir_state::spec::command_index(spec)) {
+                command.record(Duration::ZERO, failed);
+            }
+        })));
         let partition = Partition {
             id: group.partition,
             raft: group.raft,
@@ -231,8 +237,7 @@ impl Partition {
             }
             control.set_trying(true);
             let reply = scripts.eval(db, &mut ctx, call);
-            control.set_trying(false);
-            (reply, control.refused_write())
+            (reply, control.finish_try())
         };
         self.with_state(Some(busy_limit), run).await
     }

@@ -320,6 +320,14 @@ pub fn all_commands() -> &'static [CommandSpec] {
     COMMANDS
 }
 
+/// A spec's position in [`all_commands`] (the spec must come from it).
+pub fn command_index(spec: &'static CommandSpec) -> usize {
+    let offset = (spec as *const CommandSpec as usize).wrapping_sub(COMMANDS.as_ptr() as usize);
+    let index = offset / std::mem::size_of::<CommandSpec>();
+    debug_assert!(index < COMMANDS.len() && std::ptr::eq(&COMMANDS[index], spec), "a spec of the table");
+    index
+}
+
 /// Looks a data command up by name, ASCII case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     static INDEX: OnceLock<NameIndex> = OnceLock::new();

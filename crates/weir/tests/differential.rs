@@ -480,6 +480,76 @@ fn error_statistics_match_redis() {
     assert!(metrics.contains("weir_error_replies_total{code=\"WRONGTYPE\"} 4"), "/metrics keeps counting: {metrics}");
 }
 
+/// INFO commandstats around transactions and scripts: a queued command is
+/// counted when EXEC runs it (a failure in its own `failed_calls`), not when
+/// queued; one refused at queuing is a rejected call; a discarded or aborted
+/// transaction's commands are never counted. A script's commands are
+/// counted once each, however weir ran the script (a writing script is
+/// first tried on the read path).
+#[test]
+fn nested_command_statistics_match_redis() {
+    let Pair { weir, redis, .. } = &start_pair();
+    let (mut ours, mut theirs) = (weir.client(), redis.client());
+    for conn in [&mut ours, &mut theirs] {
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(conn).expect("resetstat");
+    }
+    let script = [
+        "MULTI",
+        "SET {t}a 1",
+        "INCR {t}a",
+        "LPUSH {t}a x",
+        "PING",
+        "EXEC",
+        "MULTI",
+        "SET {t}b 1",
+        "DISCARD",
+        "MULTI",
+        "GET",
+        "SET {t}c 1",
+        "EXEC",
+        "WATCH {t}w",
+        "SET {t}w 2",
+        "MULTI",
+        "INCR {t}w",
+        "EXEC",
+        "EVAL redis.call('set','{t}s','1');redis.pcall('lpush','{t}s','x');return~redis.call('incr','{t}s') 1 {t}s",
+        "EVAL_RO return~redis.call('get','{t}s') 1 {t}s",
+        // A writing script that ends up not writing (answered on weir's
+        // read path) and one that writes (tried there, then run in the log).
+        "EVAL if~redis.call('get','{t}s')=='0'~then~redis.call('set','{t}s','1')~end~return~1 1 {t}s",
+        "EVAL if~redis.call('get','{t}s')=='2'~then~redis.call('set','{t}s','3')~end~return~1 1 {t}s",
+    ];
+    for line in script {
+        let args: Vec<String> = line.split_whitespace().map(|a| a.replace('~', " ")).collect();
+        assert_eq!(run(&mut ours, &args), run(&mut theirs, &args), "`{line}`");
+    }
+    let counted = ["multi", "exec", "discard", "watch", "set", "incr", "lpush", "ping", "get", "eval", "eval_ro"];
+    let lines = |conn: &mut redis::Connection| -> Vec<String> {
+        let info: String = redis::cmd("INFO").arg("commandstats").query(conn).expect("info");
+        let mut lines: Vec<String> = info
+            .lines()
+            .filter_map(|l| l.strip_prefix("cmdstat_"))
+            .filter(|l| counted.iter().any(|c| l.starts_with(&format!("{c}:"))))
+            .map(|l| {
+                let (name, fields) = l.split_once(':').expect("name:fields");
+                let keep: Vec<&str> = fields.split(',').filter(|f| !f.starts_with("usec")).collect();
+                format!("{name}:{}", keep.join(","))
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    let reference = lines(&mut theirs);
+    assert!(reference.contains(&"set:calls=4,rejected_calls=0,failed_calls=0".to_string()), "{reference:?}");
+    assert!(reference.contains(&"get:calls=3,rejected_calls=1,failed_calls=0".to_string()), "{reference:?}");
+    assert_eq!(lines(&mut ours), reference);
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut ours).expect("info");
+    assert!(
+        info.contains("weir_scripts_read:1\r\n"),
+        "the script that did not write was tried on the read path: {info}"
+    );
+}
+
 /// weir and redis-server side by side.
 struct Pair {
     weir: common::WeirNode,

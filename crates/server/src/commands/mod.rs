@@ -254,7 +254,7 @@ impl Resolved {
 /// Looks a command name up (ASCII case-insensitive, no allocation).
 pub fn resolve(name: &[u8]) -> Option<Resolved> {
     if let Some(spec) = weir_state::lookup(name) {
-        let index = data_index(spec);
+        let index = weir_state::spec::command_index(spec);
         return Some(Resolved::Data(spec, index));
     }
     static INDEX: OnceLock<NameIndex> = OnceLock::new();
@@ -262,14 +262,6 @@ pub fn resolve(name: &[u8]) -> Option<Resolved> {
     let i = index.find(name, |i| SERVER_COMMANDS[i].1.name.as_bytes().eq_ignore_ascii_case(name))?;
     let (command, spec) = &SERVER_COMMANDS[i];
     Some(Resolved::Server(*command, spec, weir_state::all_commands().len() + i))
-}
-
-fn data_index(spec: &'static CommandSpec) -> usize {
-    let all = weir_state::all_commands();
-    let offset = (spec as *const CommandSpec as usize).wrapping_sub(all.as_ptr() as usize);
-    let index = offset / std::mem::size_of::<CommandSpec>();
-    debug_assert!(index < all.len(), "lookup returned a spec outside the table");
-    index
 }
 
 /// Every command spec, data commands first (the stats table's order).

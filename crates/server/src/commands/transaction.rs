@@ -141,6 +141,7 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
         return Frame::error(format!("EXECABORT Transaction discarded because of: {}", crate::memory::OOM));
     }
     let mut is_data = Vec::with_capacity(multi.commands.len());
+    let slots: Vec<Option<usize>> = multi.commands.iter().map(|a| super::resolve(&a[0]).map(|r| r.index())).collect();
     let (mut data, mut local) = (Vec::new(), Vec::new());
     for args in multi.commands {
         let queued = at_exec(node, session, args);
@@ -161,7 +162,22 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
             }
         }
     };
-    splice(&is_data, data_replies, local)
+    let replies = splice(&is_data, data_replies, local);
+    count_inner(node, &slots, &replies);
+    replies
+}
+
+/// Counts each command the transaction ran in its own INFO commandstats
+/// line, as Redis does (EXEC's line holds the transaction's time; theirs
+/// get calls and failures).
+fn count_inner(node: &Node, slots: &[Option<usize>], replies: &Frame) {
+    let Frame::Array(replies) = replies else { return };
+    debug_assert_eq!(slots.len(), replies.len(), "one reply per queued command");
+    for (slot, reply) in slots.iter().zip(replies) {
+        if let Some(stats) = slot.and_then(|i| node.stats.commands.get(i)) {
+            stats.record(std::time::Duration::ZERO, reply.is_error());
+        }
+    }
 }
 
 /// A queued command as EXEC runs it: on the partition, or answered here.
