@@ -2,6 +2,7 @@
 //! a real `redis-server` to compare against.
 #![allow(dead_code)]
 
+pub mod pair;
 pub mod postgres;
 
 use std::io::{BufRead, BufReader, Read, Write};
