@@ -13,12 +13,8 @@ use std::io::{Read, Write};
 /// protocol error; then CONFIG RESETSTAT.
 #[test]
 fn error_statistics_match_redis() {
-    let Pair { weir, redis, .. } = &start_pair();
-    let (mut ours, mut theirs) = (weir.client(), redis.client());
-    // The client's CLIENT SETINFO at connect is an error on Redis 7.0.
-    for conn in [&mut ours, &mut theirs] {
-        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(conn).expect("resetstat");
-    }
+    let (pair, mut ours, mut theirs) = counting_pair();
+    let Pair { weir, redis, .. } = &pair;
     let errors = [
         "FOO bar",
         "SET {t}s v",
@@ -35,10 +31,7 @@ fn error_statistics_match_redis() {
         "EXEC",
         "XADD {t}x 0-0 f v",
     ];
-    for line in errors {
-        let args: Vec<String> = line.split_whitespace().map(|a| a.replace('~', " ")).collect();
-        assert_eq!(run(&mut ours, &args), run(&mut theirs, &args), "`{line}`");
-    }
+    same_replies(&mut ours, &mut theirs, &errors);
     for url in [weir.url(), redis.url()] {
         let addr = url.trim_start_matches("redis://").to_string();
         let mut raw = std::net::TcpStream::connect(addr).expect("connect");
@@ -82,11 +75,7 @@ fn error_statistics_match_redis() {
 /// first tried on the read path).
 #[test]
 fn nested_command_statistics_match_redis() {
-    let Pair { weir, redis, .. } = &start_pair();
-    let (mut ours, mut theirs) = (weir.client(), redis.client());
-    for conn in [&mut ours, &mut theirs] {
-        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(conn).expect("resetstat");
-    }
+    let (_pair, mut ours, mut theirs) = counting_pair();
     let script = [
         "MULTI",
         "SET {t}a 1",
@@ -113,10 +102,7 @@ fn nested_command_statistics_match_redis() {
         "EVAL if~redis.call('get','{t}s')=='0'~then~redis.call('set','{t}s','1')~end~return~1 1 {t}s",
         "EVAL if~redis.call('get','{t}s')=='2'~then~redis.call('set','{t}s','3')~end~return~1 1 {t}s",
     ];
-    for line in script {
-        let args: Vec<String> = line.split_whitespace().map(|a| a.replace('~', " ")).collect();
-        assert_eq!(run(&mut ours, &args), run(&mut theirs, &args), "`{line}`");
-    }
+    same_replies(&mut ours, &mut theirs, &script);
     let counted = ["multi", "exec", "discard", "watch", "set", "incr", "lpush", "ping", "get", "eval", "eval_ro"];
     let lines = |conn: &mut redis::Connection| -> Vec<String> {
         let info: String = redis::cmd("INFO").arg("commandstats").query(conn).expect("info");
@@ -142,4 +128,24 @@ fn nested_command_statistics_match_redis() {
         info.contains("weir_scripts_read:1\r\n"),
         "the script that did not write was tried on the read path: {info}"
     );
+}
+
+/// weir and redis-server with a client each, counting from zero (the
+/// client's CLIENT SETINFO at connect is an error on Redis 7.0).
+fn counting_pair() -> (Pair, redis::Connection, redis::Connection) {
+    let pair = start_pair();
+    let (mut ours, mut theirs) = (pair.weir.client(), pair.redis.client());
+    for conn in [&mut ours, &mut theirs] {
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(conn).expect("resetstat");
+    }
+    (pair, ours, theirs)
+}
+
+/// Sends each line (words split on spaces, `~` standing for a space within
+/// one) to both; the replies must match.
+fn same_replies(ours: &mut redis::Connection, theirs: &mut redis::Connection, lines: &[&str]) {
+    for line in lines {
+        let args: Vec<String> = line.split_whitespace().map(|a| a.replace('~', " ")).collect();
+        assert_eq!(run(ours, &args), run(theirs, &args), "`{line}`");
+    }
 }
