@@ -141,10 +141,12 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
         return Frame::error(format!("EXECABORT Transaction discarded because of: {}", crate::memory::OOM));
     }
     let mut is_data = Vec::with_capacity(multi.commands.len());
-    let slots: Vec<Option<usize>> = multi.commands.iter().map(|a| super::resolve(&a[0]).map(|r| r.index())).collect();
+    let mut slots = Vec::with_capacity(multi.commands.len());
     let (mut data, mut local) = (Vec::new(), Vec::new());
     for args in multi.commands {
-        let queued = at_exec(node, session, args);
+        let resolved = super::resolve(&args[0]);
+        slots.push(resolved.map(|r| r.index()));
+        let queued = at_exec(node, session, resolved, args);
         is_data.push(matches!(queued, Queued::Partition(_)));
         match queued {
             Queued::Partition(args) => data.push(args),
@@ -188,8 +190,8 @@ enum Queued {
 
 /// Keyless commands answer on the node; a script is resolved now (EVALSHA
 /// may find its script flushed, as in Redis) and logged with its text.
-fn at_exec(node: &Node, session: &Session, args: Vec<Bytes>) -> Queued {
-    match super::resolve(&args[0]) {
+fn at_exec(node: &Node, session: &Session, resolved: Option<Resolved>, args: Vec<Bytes>) -> Queued {
+    match resolved {
         Some(Resolved::Data(..)) => Queued::Partition(args),
         Some(Resolved::Server(command, spec, _)) => match crate::dispatch::eval_kind(command) {
             Some(kind) => match node.prepare_eval(session, spec, kind, &args) {
