@@ -87,6 +87,22 @@ impl Value {
         }
     }
 
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Str(_) | Value::Int(_) | Value::Inline(_))
+    }
+
+    /// A string value as a buffer to change in place: a long string's own
+    /// buffer when nothing else holds it (a reply not yet written may), so
+    /// changing it copies nothing; otherwise a copy. `None` for other types.
+    pub fn into_string_buffer(self) -> Option<BytesMut> {
+        match self {
+            Value::Str(b) => Some(b.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]))),
+            Value::Inline(s) => Some(BytesMut::from(s.as_bytes())),
+            Value::Int(n) => Some(BytesMut::from(n.to_string().as_bytes())),
+            _ => None,
+        }
+    }
+
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::Hash(h) => h.is_empty(),

@@ -261,28 +261,106 @@ fn incrbyfloat_inner(db: &mut Db, now: u64, args: &[Bytes]) -> Result<Frame, Fra
 }
 
 pub fn append(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read_string(db, &args[1], ctx.now_ms).and_then(|old| {
-        let old = old.unwrap_or_default();
-        if old.len() + args[2].len() > MAX_STRING {
-            return Err(Frame::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+    let suffix = &args[2];
+    reply(string_len(db, &args[1], ctx.now_ms).and_then(|len| {
+        let Some(len) = len else {
+            db.put(&args[1], Value::string(suffix), 0);
+            return Ok(Frame::Integer(suffix.len() as i64));
+        };
+        if len + suffix.len() > MAX_STRING {
+            return Err(too_long());
         }
-        let mut joined = BytesMut::with_capacity(old.len() + args[2].len());
-        joined.extend_from_slice(&old);
-        joined.extend_from_slice(&args[2]);
-        let len = joined.len() as i64;
-        store_keeping_ttl(db, ctx.now_ms, &args[1], Value::string_from(joined.freeze()));
-        Ok(Frame::Integer(len))
+        edit_string(db, ctx.now_ms, &args[1], 0, |buf| {
+            make_room(buf, buf.len() + suffix.len());
+            buf.extend_from_slice(suffix);
+            Frame::Integer(buf.len() as i64)
+        })
     }))
 }
 
-fn store_keeping_ttl(db: &mut Db, now: u64, key: &[u8], value: Value) {
-    let expire_at = db.get(key, now).map(|e| e.expire_at).unwrap_or(0);
-    db.get_mut(key, now);
-    db.put(key, value, expire_at);
+fn too_long() -> Frame {
+    Frame::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+}
+
+/// The length of the string at `key`: Ok(None) if absent, Err(WRONGTYPE)
+/// if another type. Copies nothing.
+pub(crate) fn string_len(db: &Db, key: &[u8], now: u64) -> Result<Option<usize>, Frame> {
+    match db.get(key, now).map(|entry| &entry.value) {
+        None => Ok(None),
+        Some(Value::Str(b)) => Ok(Some(b.len())),
+        Some(Value::Inline(s)) => Ok(Some(s.as_bytes().len())),
+        Some(Value::Int(n)) => Ok(Some(decimal_len(*n))),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// How many bytes `n` takes in decimal.
+fn decimal_len(n: i64) -> usize {
+    let digits = n.unsigned_abs().checked_ilog10().map_or(1, |log| log as usize + 1);
+    digits + usize::from(n < 0)
+}
+
+/// Below this a string buffer that must grow doubles (as Redis's sds);
+/// from it on it grows by an eighth, at least this much, so its spare room
+/// stays bounded while a run of appends still copies each byte O(1) times.
+const GREEDY_BELOW: usize = 1 << 20;
+
+/// Makes room in `buf` for `needed` bytes. A buffer that was empty gets
+/// exactly that (most strings are written once); one that grows gets spare
+/// room, so the next append to it copies nothing.
+pub(crate) fn make_room(buf: &mut BytesMut, needed: usize) {
+    if buf.capacity() >= needed {
+        return;
+    }
+    let capacity = if buf.is_empty() {
+        needed
+    } else if needed < GREEDY_BELOW {
+        needed * 2
+    } else {
+        needed + (needed / 8).max(GREEDY_BELOW)
+    };
+    let mut grown = BytesMut::with_capacity(capacity);
+    grown.extend_from_slice(buf);
+    *buf = grown;
+}
+
+/// Changes the string at `key` where it lies: `edit` gets its bytes,
+/// padded with zero bytes to at least `min_len`, and returns the reply;
+/// the deadline is kept. The stored buffer itself is changed when nothing
+/// else holds it, so APPEND costs what it appends and SETRANGE and SETBIT
+/// what they patch, as in Redis; otherwise it is copied once. A missing
+/// key starts empty. Err(WRONGTYPE) for another type, nothing changed.
+pub(crate) fn edit_string(
+    db: &mut Db,
+    now: u64,
+    key: &[u8],
+    min_len: usize,
+    edit: impl FnOnce(&mut BytesMut) -> Frame,
+) -> Result<Frame, Frame> {
+    assert!(min_len <= MAX_STRING, "callers bound the length first");
+    let entry = db.get_mut_kind(key, now, Value::is_string).map_err(|_| wrongtype())?;
+    let (mut buf, entry) = match entry {
+        Some(entry) => {
+            let value = std::mem::replace(&mut entry.value, Value::Int(0));
+            (value.into_string_buffer().expect("checked to be a string"), Some(entry))
+        }
+        None => (BytesMut::new(), None),
+    };
+    if buf.len() < min_len {
+        make_room(&mut buf, min_len);
+        buf.resize(min_len, 0);
+    }
+    let out = edit(&mut buf);
+    let value = Value::string_from(buf.freeze());
+    match entry {
+        Some(entry) => entry.value = value,
+        None => db.put(key, value, 0),
+    }
+    Ok(out)
 }
 
 pub fn strlen(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(read_string(db, &args[1], ctx.now_ms).map(|v| Frame::Integer(v.map(|v| v.len() as i64).unwrap_or(0))))
+    reply(string_len(db, &args[1], ctx.now_ms).map(|len| Frame::Integer(len.unwrap_or(0) as i64)))
 }
 
 pub fn getrange(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
@@ -311,22 +389,86 @@ pub fn setrange(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         Ok(o) => o as usize,
         Err(e) => return e,
     };
-    reply(read_string(db, &args[1], ctx.now_ms).and_then(|old| {
-        let patch = &args[3];
-        let old = old.unwrap_or_default();
+    let patch = &args[3];
+    reply(string_len(db, &args[1], ctx.now_ms).and_then(|len| {
+        // An empty patch changes nothing, not even a missing key.
         if patch.is_empty() {
-            return Ok(Frame::Integer(old.len() as i64));
+            return Ok(Frame::Integer(len.unwrap_or(0) as i64));
         }
-        if offset + patch.len() > MAX_STRING {
-            return Err(Frame::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
-        }
-        let mut out = BytesMut::from(&old[..]);
-        if out.len() < offset + patch.len() {
-            out.resize(offset + patch.len(), 0);
-        }
-        out[offset..offset + patch.len()].copy_from_slice(patch);
-        let len = out.len() as i64;
-        store_keeping_ttl(db, ctx.now_ms, &args[1], Value::string_from(out.freeze()));
-        Ok(Frame::Integer(len))
+        let end = offset.checked_add(patch.len()).filter(|&end| end <= MAX_STRING).ok_or_else(too_long)?;
+        edit_string(db, ctx.now_ms, &args[1], end, |buf| {
+            buf[offset..end].copy_from_slice(patch);
+            Frame::Integer(buf.len() as i64)
+        })
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec(db: &mut Db, words: &[&str]) -> Frame {
+        let mut ctx = ExecCtx::new(1, crate::db::Mode::Apply, 1);
+        let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        db.execute(&mut ctx, &args)
+    }
+
+    fn stored_ptr(db: &Db, key: &str) -> *const u8 {
+        match &db.get(key.as_bytes(), 1).expect("present").value {
+            Value::Str(b) => b.as_ptr(),
+            other => panic!("expected a long string, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn appends_change_the_stored_buffer_where_it_lies() {
+        let mut db = Db::new();
+        let chunk = "x".repeat(100);
+        exec(&mut db, &["APPEND", "log", &chunk]);
+        exec(&mut db, &["APPEND", "log", &chunk]);
+        // The second append grew the buffer with room to spare: the next
+        // ones fill that room without moving or copying the string.
+        let ptr = stored_ptr(&db, "log");
+        assert_eq!(exec(&mut db, &["APPEND", "log", &chunk]), Frame::Integer(300));
+        assert_eq!(exec(&mut db, &["APPEND", "log", &chunk]), Frame::Integer(400));
+        assert_eq!(stored_ptr(&db, "log"), ptr);
+        assert_eq!(exec(&mut db, &["SETRANGE", "log", "398", "yz"]), Frame::Integer(400));
+        assert_eq!(stored_ptr(&db, "log"), ptr);
+        assert_eq!(exec(&mut db, &["GETRANGE", "log", "396", "-1"]), Frame::bulk("xxyz"));
+    }
+
+    #[test]
+    fn a_buffer_a_reply_still_holds_is_copied_not_changed() {
+        let mut db = Db::new();
+        let long = "a".repeat(64);
+        exec(&mut db, &["SET", "k", &long]);
+        let read = exec(&mut db, &["GET", "k"]);
+        assert_eq!(exec(&mut db, &["APPEND", "k", "b"]), Frame::Integer(65));
+        assert_eq!(read, Frame::bulk(long.clone()), "the earlier reply is unchanged");
+        assert_eq!(exec(&mut db, &["GET", "k"]), Frame::bulk(format!("{long}b")));
+    }
+
+    #[test]
+    fn growth_keeps_spare_room_bounded() {
+        let mut buf = BytesMut::new();
+        make_room(&mut buf, 10);
+        assert_eq!(buf.capacity(), 10, "a first write gets what it needs");
+        buf.extend_from_slice(&[1; 10]);
+        make_room(&mut buf, 11);
+        assert!(buf.capacity() >= 22);
+        let mut big = BytesMut::from(&vec![7u8; 8 << 20][..]);
+        make_room(&mut big, (8 << 20) + 1);
+        assert!(big.capacity() <= (9 << 20) + 1, "an eighth more, not double");
+        assert!(big.iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn lengths_of_every_encoding() {
+        let mut db = Db::new();
+        for (value, len) in [("0", 1), ("-1", 2), ("9223372036854775807", 19), ("-9223372036854775808", 20), ("ab", 2)] {
+            exec(&mut db, &["SET", "k", value]);
+            assert_eq!(exec(&mut db, &["STRLEN", "k"]), Frame::Integer(len), "{value}");
+            assert_eq!(exec(&mut db, &["APPEND", "k", "1"]), Frame::Integer(len + 1), "{value}");
+        }
+    }
 }
