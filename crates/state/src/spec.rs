@@ -3,8 +3,8 @@
 
 use crate::changes;
 use crate::cmd::{
-    hash, keys, lcs, list, object, set, set_algebra, stream, stream_admin, stream_claim, stream_group, stream_info,
-    string, zset, zset_algebra,
+    bitmap, hash, keys, lcs, list, object, set, set_algebra, stream, stream_admin, stream_claim, stream_group,
+    stream_info, string, zset, zset_algebra,
 };
 use crate::db::{Db, ExecCtx};
 use crate::names::NameIndex;
@@ -188,6 +188,13 @@ static COMMANDS: &[CommandSpec] = commands! {
     "getrange", 4, &["readonly"], (1, 1, 1), R, "string", string::getrange, "Returns a substring of the string stored at a key.";
     "setrange", 4, &["write", "denyoom"], (1, 1, 1), W, "string", string::setrange, "Overwrites a part of a string value with another by an offset.";
     "lcs", -3, &["readonly"], (1, 2, 1), R, "string", lcs::lcs, "Finds the longest common substring.";
+    "setbit", 4, &["write", "denyoom"], (1, 1, 1), W, "bitmap", bitmap::setbit, "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.";
+    "getbit", 3, RO, (1, 1, 1), R, "bitmap", bitmap::getbit, "Returns a bit value by offset.";
+    "bitcount", -2, &["readonly"], (1, 1, 1), R, "bitmap", bitmap::bitcount, "Counts the number of set bits (population counting) in a string.";
+    "bitpos", -3, &["readonly"], (1, 1, 1), R, "bitmap", bitmap::bitpos, "Finds the first set (1) or clear (0) bit in a string.";
+    "bitop", -4, &["write", "denyoom"], (2, -1, 1), W, "bitmap", bitmap::bitop, "Performs bitwise operations on multiple strings, and stores the result.";
+    "bitfield", -2, &["write", "denyoom"], (1, 1, 1), W, "bitmap", bitmap::bitfield, "Performs arbitrary bitfield integer operations on strings.";
+    "bitfield_ro", -2, RO, (1, 1, 1), R, "bitmap", bitmap::bitfield_ro, "Performs arbitrary read-only bitfield integer operations on strings.";
     "del", -2, &["write"], (1, -1, 1), W, "generic", keys::del, "Deletes one or more keys.";
     "unlink", -2, WR, (1, -1, 1), W, "generic", keys::del, "Asynchronously deletes one or more keys.";
     "exists", -2, RO, (1, -1, 1), R, "generic", keys::exists, "Determines whether one or more keys exist.";

@@ -60,6 +60,31 @@ impl Model {
                 },
                 Some(_) => Frame::error(WRONGTYPE),
             },
+            Op::Append(_, v) => match self.live(k, now) {
+                None => {
+                    self.keys.insert(k.to_vec(), (M::Str(v.clone()), 0));
+                    Frame::Integer(v.len() as i64)
+                }
+                Some((M::Str(s), _)) => {
+                    s.extend_from_slice(v);
+                    Frame::Integer(s.len() as i64)
+                }
+                Some(_) => Frame::error(WRONGTYPE),
+            },
+            Op::SetBit(_, offset, on) => {
+                let (byte, mask) = (offset / 8, 0x80u8 >> (offset % 8));
+                let s = match self.live(k, now) {
+                    None => &mut self.keys.entry(k.to_vec()).or_insert((M::Str(Vec::new()), 0)).0,
+                    Some((m, _)) => m,
+                };
+                let M::Str(s) = s else { return Frame::error(WRONGTYPE) };
+                if s.len() <= byte {
+                    s.resize(byte + 1, 0);
+                }
+                let was = s[byte] & mask != 0;
+                s[byte] = if *on { s[byte] | mask } else { s[byte] & !mask };
+                Frame::Integer(i64::from(was))
+            }
             Op::Del(_) => Frame::Integer(i64::from(self.live(k, now).is_some() && self.keys.remove(k).is_some())),
             Op::HSet(_, f, v) => match self.live(k, now) {
                 None => {
@@ -97,6 +122,8 @@ enum Op {
     Set(Vec<u8>, Vec<u8>),
     SetPx(Vec<u8>, Vec<u8>, u64),
     Incr(Vec<u8>),
+    Append(Vec<u8>, Vec<u8>),
+    SetBit(Vec<u8>, usize, bool),
     Del(Vec<u8>),
     HSet(Vec<u8>, Vec<u8>, Vec<u8>),
     SAdd(Vec<u8>, Vec<u8>),
@@ -107,6 +134,7 @@ impl Op {
     fn key(&self) -> &[u8] {
         match self {
             Op::Set(k, _) | Op::SetPx(k, _, _) | Op::Incr(k) | Op::Del(k) => k,
+            Op::Append(k, _) | Op::SetBit(k, _, _) => k,
             Op::HSet(k, _, _) | Op::SAdd(k, _) | Op::SRem(k, _) => k,
         }
     }
@@ -118,6 +146,10 @@ impl Op {
             Op::SetPx(k, v, ms) => vec![b(b"SET"), b(k), b(v), b(b"PX"), b(ms.to_string().as_bytes())],
             Op::Incr(k) => vec![b(b"INCR"), b(k)],
             Op::Del(k) => vec![b(b"DEL"), b(k)],
+            Op::Append(k, v) => vec![b(b"APPEND"), b(k), b(v)],
+            Op::SetBit(k, offset, on) => {
+                vec![b(b"SETBIT"), b(k), b(offset.to_string().as_bytes()), b(if *on { b"1" } else { b"0" })]
+            }
             Op::HSet(k, f, v) => vec![b(b"HSET"), b(k), b(f), b(v)],
             Op::SAdd(k, m) => vec![b(b"SADD"), b(k), b(m)],
             Op::SRem(k, m) => vec![b(b"SREM"), b(k), b(m)],
@@ -145,6 +177,8 @@ fn op() -> impl Strategy<Value = Op> {
         (key(), small(), 1u64..50).prop_map(|(k, v, ms)| Op::SetPx(k, v, ms)),
         key().prop_map(Op::Incr),
         key().prop_map(Op::Del),
+        (key(), small()).prop_map(|(k, v)| Op::Append(k, v)),
+        (key(), 0usize..300, any::<bool>()).prop_map(|(k, offset, on)| Op::SetBit(k, offset, on)),
         (key(), small(), small()).prop_map(|(k, f, v)| Op::HSet(k, f, v)),
         (key(), small()).prop_map(|(k, m)| Op::SAdd(k, m)),
         (key(), small()).prop_map(|(k, m)| Op::SRem(k, m)),

@@ -332,6 +332,63 @@ fn lcs_command(rng: &mut StdRng) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
 }
 
+/// Bitmaps and in-place string edits, errors included, in both protocols
+/// (BITFIELD's FAIL answers a null).
+#[test]
+fn bitmap_replies_match_redis() {
+    compare_with_redis(bitmap_command, 8, 300);
+    compare_over(bitmap_command, 2, 300, "?protocol=resp3");
+}
+
+fn bitmap_command(rng: &mut StdRng) -> Vec<String> {
+    let key = |rng: &mut StdRng| pick(rng, &["{t}a", "{t}b", "{t}c", "{t}l", "{t}missing"]).to_string();
+    let offset = |rng: &mut StdRng| {
+        let at = rng.gen_range(-2..80).to_string();
+        pick(rng, &[at.as_str(), "#2", "#-1", "4294967296", "x"]).to_string()
+    };
+    let index = |rng: &mut StdRng| rng.gen_range(-12..12).to_string();
+    let unit = |rng: &mut StdRng| pick(rng, &["", "BIT", "BYTE", "bit", "NIBBLE"]).to_string();
+    let field = |rng: &mut StdRng| pick(rng, &["u1", "u8", "i8", "i5", "u63", "i64", "u64", "i0", "x8", "U8"]).to_string();
+    let value = |rng: &mut StdRng| pick(rng, &["0", "1", "-1", "127", "300", "-129", "9223372036854775807", "z"]).to_string();
+    let line = match rng.gen_range(0..16) {
+        0 => format!("SET {} {}", key(rng), pick(rng, &["abc", "ÿ\u{1}ÿ", "12", "-7", "hello-world-0123456789"])),
+        1 => "RPUSH {t}l x".to_string(),
+        2 | 3 => format!("SETBIT {} {} {}", key(rng), offset(rng), pick(rng, &["0", "1", "1", "2", "-1", "x"])),
+        4 => format!("GETBIT {} {}", key(rng), offset(rng)),
+        5 => format!("BITCOUNT {}", key(rng)),
+        6 => format!("BITCOUNT {} {} {} {}", key(rng), index(rng), index(rng), unit(rng)),
+        7 => format!("BITCOUNT {} {}", key(rng), index(rng)),
+        8 => format!("BITPOS {} {}", key(rng), pick(rng, &["0", "1", "2"])),
+        9 => format!("BITPOS {} {} {} {} {}", key(rng), pick(rng, &["0", "1"]), index(rng), index(rng), unit(rng)),
+        10 => format!("BITPOS {} {} {}", key(rng), pick(rng, &["0", "1"]), index(rng)),
+        11 => {
+            let op = pick(rng, &["AND", "OR", "XOR", "NOT", "not", "NAND"]);
+            format!("BITOP {op} {} {} {}", key(rng), key(rng), pick(rng, &["", "{t}b", "{t}c {t}a"]))
+        }
+        12 | 13 => {
+            let mut line = format!("{} {}", pick(rng, &["BITFIELD", "BITFIELD", "BITFIELD_RO"]), key(rng));
+            for _ in 0..rng.gen_range(0..4) {
+                let op = match rng.gen_range(0..5) {
+                    0 => format!("GET {} {}", field(rng), offset(rng)),
+                    1 => format!("SET {} {} {}", field(rng), offset(rng), value(rng)),
+                    2 => format!("INCRBY {} {} {}", field(rng), offset(rng), value(rng)),
+                    3 => format!("OVERFLOW {}", pick(rng, &["WRAP", "SAT", "FAIL", "fail", "BOUNCE"])),
+                    _ => pick(rng, &["GET u8", "SET i8 0", "FOO", "OVERFLOW"]).to_string(),
+                };
+                line = format!("{line} {op}");
+            }
+            line
+        }
+        14 => format!("APPEND {} {}", key(rng), pick(rng, &["x", "", "12"])),
+        _ => format!("{} {} {} xyz", pick(rng, &["SETRANGE", "SETRANGE", "GETRANGE"]), key(rng), index(rng)),
+    };
+    let mut args: Vec<String> = line.split_whitespace().map(String::from).collect();
+    if args[0] == "GETRANGE" {
+        args[3] = index(rng);
+    }
+    args
+}
+
 /// OBJECT, MEMORY, LATENCY and ROLE: the same replies wherever they are not about
 /// weir's own structures (ENCODING's names and USAGE's byte counts are
 /// weir's, checked here for their type).

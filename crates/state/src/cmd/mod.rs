@@ -1,5 +1,6 @@
 //! Command handlers, one module per data type, plus shared argument helpers.
 
+pub mod bitmap;
 pub mod hash;
 pub mod keys;
 pub mod lcs;

@@ -465,7 +465,8 @@ mod tests {
     #[test]
     fn lengths_of_every_encoding() {
         let mut db = Db::new();
-        for (value, len) in [("0", 1), ("-1", 2), ("9223372036854775807", 19), ("-9223372036854775808", 20), ("ab", 2)] {
+        for (value, len) in [("0", 1), ("-1", 2), ("9223372036854775807", 19), ("-9223372036854775808", 20), ("ab", 2)]
+        {
             exec(&mut db, &["SET", "k", value]);
             assert_eq!(exec(&mut db, &["STRLEN", "k"]), Frame::Integer(len), "{value}");
             assert_eq!(exec(&mut db, &["APPEND", "k", "1"]), Frame::Integer(len + 1), "{value}");
