@@ -155,30 +155,43 @@ impl Db {
     /// The live entry for writing if its value is of the kind `is_kind`
     /// accepts: `Ok(None)` when absent, `Err(WrongKind)` when live but of
     /// another kind, left untouched (no version change: a command refused
-    /// WRONGTYPE changes nothing a WATCH sees). Two lookups: one to check,
-    /// one to borrow for writing.
+    /// WRONGTYPE changes nothing a WATCH sees).
     pub fn get_mut_kind(
         &mut self,
         key: &[u8],
         now: u64,
         is_kind: impl FnOnce(&Value) -> bool,
     ) -> Result<Option<&mut Entry>, WrongKind> {
+        let checked = self.get_mut_checked(key, now, |value| if is_kind(value) { Ok(()) } else { Err(WrongKind) })?;
+        Ok(checked.map(|(entry, ())| entry))
+    }
+
+    /// The live entry for writing if `check` accepts its value, with what
+    /// `check` made of it: `Ok(None)` when absent, `check`'s error when it
+    /// refuses, the entry then left untouched (no version change: a command
+    /// that fails changes nothing a WATCH sees). Two lookups: one to check,
+    /// one to borrow for writing.
+    pub fn get_mut_checked<T, E>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        check: impl FnOnce(&Value) -> Result<T, E>,
+    ) -> Result<Option<(&mut Entry, T)>, E> {
         with_stored(key, |stored| {
-            match self.map.get(stored) {
+            let checked = match self.map.get(stored) {
                 None => return Ok(None),
                 Some(e) if e.expire_at != 0 && e.expire_at <= now => {
                     self.remove_stored(stored);
                     return Ok(None);
                 }
-                Some(e) if !is_kind(&e.value) => return Err(WrongKind),
-                Some(_) => {}
-            }
+                Some(e) => check(&e.value)?,
+            };
             self.preserve(stored);
             self.write_seq += 1;
             let version = self.write_seq;
             let entry = self.map.get_mut(stored).expect("found just above");
             entry.version = version;
-            Ok(Some(entry))
+            Ok(Some((entry, checked)))
         })
     }
 

@@ -348,8 +348,10 @@ fn bitmap_command(rng: &mut StdRng) -> Vec<String> {
     };
     let index = |rng: &mut StdRng| rng.gen_range(-12..12).to_string();
     let unit = |rng: &mut StdRng| pick(rng, &["", "BIT", "BYTE", "bit", "NIBBLE"]).to_string();
-    let field = |rng: &mut StdRng| pick(rng, &["u1", "u8", "i8", "i5", "u63", "i64", "u64", "i0", "x8", "U8"]).to_string();
-    let value = |rng: &mut StdRng| pick(rng, &["0", "1", "-1", "127", "300", "-129", "9223372036854775807", "z"]).to_string();
+    let field =
+        |rng: &mut StdRng| pick(rng, &["u1", "u8", "i8", "i5", "u63", "i64", "u64", "i0", "x8", "U8"]).to_string();
+    let value =
+        |rng: &mut StdRng| pick(rng, &["0", "1", "-1", "127", "300", "-129", "9223372036854775807", "z"]).to_string();
     let line = match rng.gen_range(0..16) {
         0 => format!("SET {} {}", key(rng), pick(rng, &["abc", "ÿ\u{1}ÿ", "12", "-7", "hello-world-0123456789"])),
         1 => "RPUSH {t}l x".to_string(),

@@ -17,11 +17,13 @@ pub(super) fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a St
     }
 }
 
+/// The stream at `key` for writing; a key of another type is left
+/// untouched (no version change for WATCH).
 pub(super) fn write_existing<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut Stream>, Frame> {
-    match db.get_mut(key, now).map(|e| &mut e.value) {
-        None => Ok(None),
+    let entry = db.get_mut_kind(key, now, |v| matches!(v, Value::Stream(_))).map_err(|_| wrongtype())?;
+    match entry.map(|e| &mut e.value) {
         Some(Value::Stream(s)) => Ok(Some(s)),
-        Some(_) => Err(wrongtype()),
+        _ => Ok(None),
     }
 }
 
@@ -170,14 +172,18 @@ fn xadd_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, F
         return Err(Frame::error("ERR The ID specified in XADD must be greater than 0-0"));
     }
     let now = ctx.now_ms;
+    // The ID is settled before anything changes: a refused one touches
+    // nothing a WATCH sees.
+    let last_id = match read(db, &args[1], now)? {
+        Some(stream) => stream.last_id,
+        None if opts.nomkstream => return Ok(Frame::Null),
+        None => Stream::default().last_id,
+    };
+    let id = next_id(&args[id_at], last_id, now)?;
     if read(db, &args[1], now)?.is_none() {
-        if opts.nomkstream {
-            return Ok(Frame::Null);
-        }
         db.put(&args[1], Value::Stream(Box::default()), 0);
     }
     let stream = write_existing(db, &args[1], now)?.expect("created above");
-    let id = next_id(&args[id_at], stream.last_id, now)?;
     // Copied: the arguments are slices of the whole Raft batch.
     stream.push(id, Fields::pack(fields.iter().map(|f| &f[..])));
     if let Some(trim) = opts.trim {
@@ -276,7 +282,8 @@ fn xsetid_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame,
         }
         i += 2;
     }
-    let stream = write_existing(db, &args[1], ctx.now_ms)?.ok_or_else(|| Frame::error("ERR no such key"))?;
+    // Checked on the stream as it is, changed only once every check passed.
+    let stream = read(db, &args[1], ctx.now_ms)?.ok_or_else(|| Frame::error("ERR no such key"))?;
     // Redis 7's order of checks.
     if !stream.is_empty() {
         if id < stream.max_live_id() {
@@ -299,6 +306,7 @@ fn xsetid_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame,
         }
         _ => {}
     }
+    let stream = write_existing(db, &args[1], ctx.now_ms)?.expect("checked above");
     stream.last_id = id;
     if let Some(n) = entries_added {
         stream.entries_added = n;

@@ -196,23 +196,30 @@ pub fn msetnx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     Frame::Integer(1)
 }
 
-/// Adds `delta` to the integer at `key`.
+/// Adds `delta` to the integer at `key`. A refused increment (wrong
+/// type, not an integer, overflow) leaves the key untouched.
 fn incr_by(db: &mut Db, now: u64, key: &[u8], delta: i64) -> Frame {
-    let Some(entry) = db.get_mut(key, now) else {
-        db.upsert(key, now, Value::Int(delta), Ttl::Clear);
-        return Frame::Integer(delta);
-    };
-    let current = match &entry.value {
-        Value::Int(n) => Some(*n),
-        Value::Inline(s) => crate::num::parse_i64(s.as_bytes()),
-        Value::Str(s) => crate::num::parse_i64(s),
-        _ => return wrongtype(),
-    };
-    let Some(current) = current else { return not_integer() };
-    let Some(next) = current.checked_add(delta) else { return overflow() };
-    // Updated in place: the key keeps its deadline, as in Redis.
-    entry.value = Value::Int(next);
-    Frame::Integer(next)
+    let checked = db.get_mut_checked(key, now, |value| {
+        let current = match value {
+            Value::Int(n) => Some(*n),
+            Value::Inline(s) => crate::num::parse_i64(s.as_bytes()),
+            Value::Str(s) => crate::num::parse_i64(s),
+            _ => return Err(wrongtype()),
+        };
+        current.ok_or_else(not_integer)?.checked_add(delta).ok_or_else(overflow)
+    });
+    match checked {
+        Err(refused) => refused,
+        Ok(None) => {
+            db.upsert(key, now, Value::Int(delta), Ttl::Clear);
+            Frame::Integer(delta)
+        }
+        Ok(Some((entry, next))) => {
+            // Updated in place: the key keeps its deadline, as in Redis.
+            entry.value = Value::Int(next);
+            Frame::Integer(next)
+        }
+    }
 }
 
 pub fn incr(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
