@@ -228,6 +228,7 @@ static COMMANDS: &[CommandSpec] = commands! {
     "hincrby", 4, RW, (1, 1, 1), W, "hash", hash::hincrby, "Increments the integer value of a field in a hash by a number.";
     "hincrbyfloat", 4, RW, (1, 1, 1), W, "hash", hash::hincrbyfloat, "Increments the floating point value of a field by a number.";
     "hstrlen", 3, RO, (1, 1, 1), R, "hash", hash::hstrlen, "Returns the length of the value of a field.";
+    "hrandfield", -2, &["readonly"], (1, 1, 1), R, "hash", hash::hrandfield, "Returns one or more random fields from a hash.";
     "hscan", -3, &["readonly"], (1, 1, 1), R, "hash", hash::hscan, "Iterates over fields and values of a hash.";
     "sadd", -3, RW, (1, 1, 1), W, "set", set::sadd, "Adds one or more members to a set.";
     "srem", -3, WR, (1, 1, 1), W, "set", set::srem, "Removes one or more members from a set.";

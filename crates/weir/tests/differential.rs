@@ -27,7 +27,7 @@ fn command(rng: &mut StdRng) -> Vec<String> {
     let n = rng.gen_range(-3..20).to_string();
     let v = pick(rng, &["1", "10", "abc", "-7", "3.5", "", "123456789", "007"]).to_string();
     let f = pick(rng, &["f1", "f2", "f3"]).to_string();
-    let words: Vec<String> = match rng.gen_range(0..54) {
+    let words: Vec<String> = match rng.gen_range(0..55) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET", "KEEPTTL", "BADOPT"]).into()],
         2 => vec!["SET".into(), k, v, "EX".into(), n],
@@ -117,6 +117,14 @@ fn command(rng: &mut StdRng) -> Vec<String> {
             line.split_whitespace().map(String::from).collect()
         }
         49 => vec!["SMOVE".into(), "{t}s".into(), k, pick(rng, &["m1", "m2", "10"]).into()],
+        // Counts that pick every field (or none, or refuse): the same on both.
+        54 => {
+            let count = pick(rng, &["100", "0", "x", "-9223372036854775808", "5000000000000000000"]);
+            let flag = pick(rng, &["", "", "WITHVALUES", "withvalues", "BAD", "WITHVALUES x"]);
+            let op = pick(rng, &["HRANDFIELD", "HRANDFIELD", "SRANDMEMBER", "ZRANDMEMBER"]);
+            let line = format!("{op} {k} {count} {flag}");
+            line.split_whitespace().map(String::from).collect()
+        }
         50 => {
             let line = pick(
                 rng,

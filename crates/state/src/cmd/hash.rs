@@ -4,6 +4,7 @@ use super::{int_arg, is, not_float, overflow, reply, syntax, wrongtype};
 use crate::db::{Db, ExecCtx};
 use crate::value::Value;
 use bytes::Bytes;
+use rand::Rng;
 use std::collections::BTreeMap;
 use weir_protocol::Frame;
 
@@ -166,6 +167,30 @@ fn hincrbyfloat_inner(db: &mut Db, now: u64, args: &[Bytes]) -> Result<Frame, Fr
     let text = Bytes::from(crate::num::format_incr_float(next));
     write(db, &args[1], now)?.insert(own(&args[2]), text.clone());
     Ok(Frame::Bulk(text))
+}
+
+pub fn hrandfield(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    reply(hrandfield_inner(db, ctx, args))
+}
+
+/// Fields picked at random (with their values on request), as Redis 7.0
+/// picks them: distinct for a count, repeats allowed for a negative one.
+fn hrandfield_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
+    let counted = super::random::count_and_flag(args, "withvalues")?;
+    let hash = read(db, &args[1], ctx.now_ms)?;
+    let Some((count, withvalues)) = counted else {
+        let Some(hash) = hash else { return Ok(Frame::Null) };
+        let at = ctx.rng.gen_range(0..hash.len());
+        return Ok(Frame::Bulk(hash.keys().nth(at).expect("in range").clone()));
+    };
+    let Some(hash) = hash else { return Ok(Frame::Array(Vec::new())) };
+    let fields: Vec<(&Bytes, &Bytes)> = hash.iter().collect();
+    let picks = super::random::pick_ranks(fields.len(), count, &mut ctx.rng)?;
+    let chosen = picks.into_iter().map(|at| fields[at]);
+    Ok(match withvalues {
+        true => Frame::Pairs(chosen.map(|(f, v)| (Frame::Bulk(f.clone()), Frame::Bulk(v.clone()))).collect()),
+        false => Frame::Array(chosen.map(|(f, _)| Frame::Bulk(f.clone())).collect()),
+    })
 }
 
 /// HSCAN returns the whole hash in one call with cursor 0, which the SCAN

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod lcs;
 pub mod list;
 pub mod object;
+pub mod random;
 pub mod set;
 pub mod set_algebra;
 pub mod stream;

@@ -114,7 +114,7 @@ fn srandmember_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
     if args.len() > 3 {
         return Err(super::syntax());
     }
-    let count = count_arg(args)?;
+    let count = args.get(2).map(|c| super::random::count(c)).transpose()?;
     let Some(set) = read(db, &args[1], ctx.now_ms)? else {
         return Ok(if count.is_some() { Frame::Array(Vec::new()) } else { Frame::Null });
     };
@@ -122,7 +122,7 @@ fn srandmember_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
     match count {
         None => Ok(Frame::Bulk(members[ctx.rng.gen_range(0..members.len())].clone())),
         Some(c) if c < 0 => {
-            let n = c.unsigned_abs().min(1 << 24) as usize;
+            let n = super::random::repeats(c)?;
             Ok(Frame::Array(
                 (0..n).map(|_| Frame::Bulk(members[ctx.rng.gen_range(0..members.len())].clone())).collect(),
             ))

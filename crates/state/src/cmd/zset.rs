@@ -519,36 +519,17 @@ pub fn bzpopmax(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply(bzpop(db, ctx, args, true))
 }
 
-/// Redis bounds ZRANDMEMBER's count so `count * 2` cannot overflow.
-const RANDMEMBER_COUNT_MAX: i64 = i64::MAX / 2;
-/// Replies are built in memory; repeated picks beyond this are refused.
-const RANDMEMBER_REPEATS_MAX: u64 = 1 << 24;
-
 pub fn zrandmember(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply((|| {
-        if args.len() > 4 {
-            return Err(syntax());
-        }
-        let count = args.get(2).map(|c| int_arg(c)).transpose()?;
-        let withscores = match args.get(3) {
-            None => false,
-            Some(w) if is(w, "withscores") => true,
-            Some(_) => return Err(syntax()),
-        };
-        if count.is_some_and(|c| !(-RANDMEMBER_COUNT_MAX..=RANDMEMBER_COUNT_MAX).contains(&c)) {
-            return Err(Frame::error(format!(
-                "ERR value is out of range, value must between {} and {RANDMEMBER_COUNT_MAX}",
-                -RANDMEMBER_COUNT_MAX
-            )));
-        }
+        let counted = super::random::count_and_flag(args, "withscores")?;
         let z = read(db, &args[1], ctx.now_ms)?;
-        let Some(count) = count else {
+        let Some((count, withscores)) = counted else {
             let Some(z) = z else { return Ok(Frame::Null) };
             let (m, _) = z.get_by_rank(ctx.rng.gen_range(0..z.len())).expect("in range");
             return Ok(Frame::Bulk(Bytes::copy_from_slice(m)));
         };
         let Some(z) = z else { return Ok(Frame::Array(Vec::new())) };
-        let picks = pick_ranks(z.len(), count, &mut ctx.rng)?;
+        let picks = super::random::pick_ranks(z.len(), count, &mut ctx.rng)?;
         let chosen = picks
             .into_iter()
             .filter_map(|r| z.get_by_rank(r))
@@ -558,21 +539,6 @@ pub fn zrandmember(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
             false => Frame::Array(chosen.map(|(m, _)| m).collect()),
         })
     })())
-}
-
-/// Ranks for ZRANDMEMBER: distinct when `count >= 0`, repeats allowed below.
-fn pick_ranks(len: usize, count: i64, rng: &mut impl Rng) -> Result<Vec<usize>, Frame> {
-    if count < 0 {
-        if count.unsigned_abs() > RANDMEMBER_REPEATS_MAX {
-            return Err(Frame::error("ERR count is too large for one reply"));
-        }
-        return Ok((0..count.unsigned_abs()).map(|_| rng.gen_range(0..len)).collect());
-    }
-    let want = (count as u64).min(len as u64) as usize;
-    if want == len {
-        return Ok((0..len).collect());
-    }
-    Ok(rand::seq::index::sample(rng, len, want).into_vec())
 }
 
 /// ZSCAN returns the whole set in one call with cursor 0, scores as text.

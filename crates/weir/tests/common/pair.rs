@@ -22,8 +22,19 @@ pub fn start_pair() -> Pair {
 
 /// Replies that list hash fields or set members are compared as multisets.
 pub fn normalize(args: &[String], value: Value) -> Value {
-    let unordered = ["HGETALL", "SMEMBERS", "HKEYS", "HVALS", "ZRANDMEMBER", "SINTER", "SUNION", "SDIFF"];
-    let paired = args[0] == "HGETALL" || (args[0] == "ZRANDMEMBER" && args.len() == 4);
+    let unordered = [
+        "HGETALL",
+        "SMEMBERS",
+        "HKEYS",
+        "HVALS",
+        "ZRANDMEMBER",
+        "HRANDFIELD",
+        "SRANDMEMBER",
+        "SINTER",
+        "SUNION",
+        "SDIFF",
+    ];
+    let paired = args[0] == "HGETALL" || (["ZRANDMEMBER", "HRANDFIELD"].contains(&args[0].as_str()) && args.len() == 4);
     match value {
         Value::Array(items) if unordered.contains(&args[0].as_str()) => {
             let nested = matches!(items.first(), Some(Value::Array(_)));
