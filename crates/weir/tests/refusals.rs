@@ -103,41 +103,106 @@ const REFUSED: &[&str] = &[
     "XAUTOCLAIM {t}stream nogroup c 0 0",
 ];
 
+/// Writes that find nothing to change, which Redis does not count as a
+/// change either.
+const UNCHANGED: &[&str] = &[
+    "SREM {t}set nosuch",
+    "HDEL {t}hash nosuch",
+    "LREM {t}list 0 nosuch",
+    "ZREM {t}zset nosuch",
+    "PERSIST {t}str",
+    "SETNX {t}str x",
+    "SET {t}str x NX",
+    "HSETNX {t}hash f x",
+    "LPUSHX {t}missing x",
+    "XDEL {t}stream 9-9",
+    "XTRIM {t}stream MAXLEN 100",
+    "LTRIM {t}list 0 -1",
+    "ZADD {t}zset XX 1 nosuch",
+    "ZADD {t}zset NX 5 a",
+    "ZADD {t}zset 1 a",
+    "SADD {t}set m",
+    "SMOVE {t}set {t}set2 nosuch",
+    "EXPIRE {t}missing 10",
+    "DEL {t}missing",
+    "ZREMRANGEBYSCORE {t}zset 5 6",
+    "ZREMRANGEBYRANK {t}zset 5 6",
+    "SPOP {t}missing",
+    "LPOP {t}missing",
+    "RPOP {t}list 0",
+    "GETEX {t}str",
+    "SETBIT {t}str 1 1",
+    "BITFIELD {t}str GET u8 0",
+    "XGROUP DELCONSUMER {t}stream nogroup c",
+    "XACK {t}stream g 1-1",
+    "HSET {t}hash f v",
+    "LSET {t}list 0 a",
+    "EXPIRE {t}str 100 XX",
+    "RENAME {t}str {t}str",
+    "BITOP AND {t}missing {t}missing",
+];
+
+#[test]
+fn writes_that_change_nothing_leave_a_watch_alone_as_on_redis() {
+    let Pair { weir, redis, .. } = &start_pair();
+    let (mut ours, mut theirs) = (weir.client(), redis.client());
+    let differences = compare(&mut ours, &mut theirs, UNCHANGED, |_, _| {});
+    assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
+}
+
 #[test]
 fn refused_writes_change_nothing_a_watch_sees() {
     let Pair { weir, redis, .. } = &start_pair();
     let (mut ours, mut theirs) = (weir.client(), redis.client());
-    let words = |line: &str| line.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let differences = compare(&mut ours, &mut theirs, REFUSED, |line, replies| {
+        assert!(replies[1].starts_with("error"), "`{line}` is refused by redis-server: {}", replies[1]);
+        assert!(replies[4].contains("PONG"), "`{line}` touched a watched key on redis-server: {}", replies[4]);
+    });
+    assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
+    eprintln!("{} refused writes compared", REFUSED.len());
+}
+
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(String::from).collect()
+}
+
+/// Runs each line between WATCH (of every key of `SETUP`) and a
+/// MULTI/PING/EXEC on both servers, from the same keys each time; returns
+/// every reply or key that differs. `check` sees redis-server's replies.
+fn compare(
+    ours: &mut redis::Connection,
+    theirs: &mut redis::Connection,
+    lines: &[&str],
+    check: impl Fn(&str, &[String]),
+) -> Vec<String> {
     let keys: Vec<String> = SETUP.iter().map(|line| words(line)[1].clone()).collect();
     let mut differences = Vec::new();
-    for line in REFUSED {
-        for conn in [&mut ours, &mut theirs] {
+    for line in lines {
+        for conn in [&mut *ours, &mut *theirs] {
             run(conn, &words("FLUSHALL"));
             for setup in SETUP {
                 run(conn, &words(setup));
             }
         }
-        let mut transaction = vec![format!("WATCH {}", keys.join(" ")), line.to_string(), "MULTI".into()];
-        transaction.extend(["PING".to_string(), "EXEC".into()]);
+        let transaction =
+            [format!("WATCH {}", keys.join(" ")), line.to_string(), "MULTI".into(), "PING".into(), "EXEC".into()];
         let mut replies = Vec::new();
         for step in &transaction {
-            let (a, b) = (run(&mut ours, &words(step)), run(&mut theirs, &words(step)));
+            let (a, b) = (run(ours, &words(step)), run(theirs, &words(step)));
             if a != b {
                 differences.push(format!("`{step}` after `{line}`: weir {a}, redis {b}"));
             }
             replies.push(b);
         }
-        assert!(replies[1].starts_with("error"), "`{line}` is refused by redis-server: {}", replies[1]);
-        assert!(replies[4].contains("PONG"), "`{line}` touched a watched key on redis-server: {}", replies[4]);
+        check(line, &replies);
         for key in &keys {
-            let (a, b) = (contents(&mut ours, key), contents(&mut theirs, key));
+            let (a, b) = (contents(ours, key), contents(theirs, key));
             if a != b {
                 differences.push(format!("{key} after `{line}`: weir {a}, redis {b}"));
             }
         }
     }
-    assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
-    eprintln!("{} refused writes compared", REFUSED.len());
+    differences
 }
 
 /// A key's type and whole value, as text.

@@ -57,10 +57,13 @@ pub fn hmset(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 pub fn hsetnx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    // A field already there: no change for WATCH to see, as in Redis.
+    match read(db, &args[1], ctx.now_ms) {
+        Err(e) => return e,
+        Ok(Some(hash)) if hash.contains_key(&args[2]) => return Frame::Integer(0),
+        Ok(_) => {}
+    }
     reply(write(db, &args[1], ctx.now_ms).map(|hash| {
-        if hash.contains_key(&args[2]) {
-            return Frame::Integer(0);
-        }
         hash.insert(own(&args[2]), own(&args[3]));
         Frame::Integer(1)
     }))
@@ -92,6 +95,7 @@ pub fn hdel(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     match read(db, &args[1], now) {
         Err(e) => return e,
         Ok(None) => return Frame::Integer(0),
+        Ok(Some(hash)) if !args[2..].iter().any(|f| hash.contains_key(f)) => return Frame::Integer(0),
         Ok(Some(_)) => {}
     }
     let removed = match write(db, &args[1], now) {

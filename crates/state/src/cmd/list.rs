@@ -132,6 +132,8 @@ fn pop(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], end: End) -> Result<Frame
         None => pop_one(db, ctx, key, end)?.map_or(Frame::Null, Frame::Bulk),
         Some(count) => match read(db, key, ctx.now_ms)? {
             None => Frame::NullArray,
+            // Popping none changes nothing (no change for WATCH, as in Redis).
+            Some(_) if count == 0 => Frame::Array(Vec::new()),
             Some(_) => Frame::Array(super::bulks(pop_many(db, key, ctx.now_ms, end, count)?)),
         },
     })

@@ -21,8 +21,11 @@ fn read<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<Option<&'a Set>, Frame> 
 
 pub fn sadd(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     let now = ctx.now_ms;
-    if let Err(e) = read(db, &args[1], now) {
-        return e;
+    match read(db, &args[1], now) {
+        Err(e) => return e,
+        // Nothing to add: no change for WATCH to see, as in Redis.
+        Ok(Some(set)) if args[2..].iter().all(|m| set.contains(m)) => return Frame::Integer(0),
+        Ok(_) => {}
     }
     if db.get_mut(&args[1], now).is_none() {
         db.put(&args[1], Value::Set(Set::new()), 0);
@@ -37,6 +40,7 @@ pub fn srem(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     match read(db, &args[1], now) {
         Err(e) => return e,
         Ok(None) => return Frame::Integer(0),
+        Ok(Some(set)) if !args[2..].iter().any(|m| set.contains(m)) => return Frame::Integer(0),
         Ok(Some(_)) => {}
     }
     let Some(Value::Set(set)) = db.get_mut(&args[1], now).map(|e| &mut e.value) else { return wrongtype() };

@@ -239,6 +239,13 @@ pub fn xdel(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         Ok(ids) => ids,
         Err(e) => return e,
     };
+    // Deleting none of its entries changes nothing (no change for WATCH).
+    match read(db, &args[1], ctx.now_ms) {
+        Err(e) => return e,
+        Ok(None) => return Frame::Integer(0),
+        Ok(Some(stream)) if !ids.iter().any(|id| stream.contains(*id)) => return Frame::Integer(0),
+        Ok(Some(_)) => {}
+    }
     reply(write_existing(db, &args[1], ctx.now_ms).map(|stream| {
         let Some(stream) = stream else { return Frame::Integer(0) };
         Frame::Integer(ids.into_iter().filter(|id| stream.delete(*id)).count() as i64)
@@ -255,6 +262,10 @@ fn xtrim_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, 
     }
     let (opts, _) = trim_args(args, false)?;
     let trim = opts.trim.expect("trim_args insists on a strategy for XTRIM");
+    // A trim that removes nothing changes nothing (no change for WATCH).
+    if !read(db, &args[1], ctx.now_ms)?.is_some_and(|s| s.trims_any(trim, opts.approx, opts.limit)) {
+        return Ok(Frame::Integer(0));
+    }
     let stream = write_existing(db, &args[1], ctx.now_ms)?.expect("checked above");
     Ok(Frame::Integer(stream.trim(trim, opts.approx, opts.limit) as i64))
 }

@@ -256,9 +256,16 @@ pub fn xack(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn xack_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
-    let Some(stream) = stream_mut(db, &args[1], ctx.now_ms)? else { return Ok(Frame::Integer(0)) };
-    let Some(group) = stream.groups.get_mut(&args[2]) else { return Ok(Frame::Integer(0)) };
+    let Some(group) = stream_ref(db, &args[1], ctx.now_ms)?.and_then(|s| s.groups.get(&args[2])) else {
+        return Ok(Frame::Integer(0));
+    };
     let ids = args[3..].iter().map(|a| StreamId::parse_exact(a, 0)).collect::<Result<Vec<_>, _>>()?;
+    // Nothing pending among them: nothing is written (no change for WATCH).
+    if !ids.iter().any(|id| group.pel.contains_key(id)) {
+        return Ok(Frame::Integer(0));
+    }
+    let stream = stream_mut(db, &args[1], ctx.now_ms)?.expect("read above");
+    let group = stream.groups.get_mut(&args[2]).expect("read above");
     Ok(Frame::Integer(ids.into_iter().filter(|id| group.ack(*id)).count() as i64))
 }
 

@@ -104,7 +104,7 @@ fn set_inner(db: &mut Db, now: u64, args: &[Bytes]) -> Result<Frame, Frame> {
 }
 
 pub fn setnx(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    if db.get_mut(&args[1], ctx.now_ms).is_some() {
+    if db.get(&args[1], ctx.now_ms).is_some() {
         return Frame::Integer(0);
     }
     db.put(&args[1], Value::string(&args[2]), 0);

@@ -97,12 +97,17 @@ enum Added {
 }
 
 fn zadd_one(z: &mut ZSet, f: &AddFlags, score: f64, member: &[u8]) -> Result<Added, Frame> {
-    let Some(current) = z.score(member) else {
-        if f.xx {
-            return Ok(Added::Skipped);
-        }
-        z.insert(member, score);
-        return Ok(Added::New(score));
+    let outcome = zadd_decide(z.score(member), f, score)?;
+    if let Added::New(new) | Added::Updated(new) = outcome {
+        z.insert(member, new);
+    }
+    Ok(outcome)
+}
+
+/// What adding `score` does to a member whose score is `current`.
+fn zadd_decide(current: Option<f64>, f: &AddFlags, score: f64) -> Result<Added, Frame> {
+    let Some(current) = current else {
+        return Ok(if f.xx { Added::Skipped } else { Added::New(score) });
     };
     if f.nx {
         return Ok(Added::Skipped);
@@ -117,7 +122,6 @@ fn zadd_one(z: &mut ZSet, f: &AddFlags, score: f64, member: &[u8]) -> Result<Add
     if new == current {
         return Ok(Added::Same(new));
     }
-    z.insert(member, new);
     Ok(Added::Updated(new))
 }
 
@@ -126,8 +130,27 @@ pub fn zadd(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         let (flags, at) = zadd_flags(args);
         let pairs = zadd_check(&flags, &args[at..])?;
         let key = &args[1];
-        if read(db, key, ctx.now_ms)?.is_none() && flags.xx {
-            return Ok(if flags.incr { Frame::Null } else { Frame::Integer(0) });
+        let unchanged =
+            |last: Option<f64>| if flags.incr { last.map_or(Frame::Null, Frame::Double) } else { Frame::Integer(0) };
+        match read(db, key, ctx.now_ms)? {
+            None if flags.xx => return Ok(unchanged(None)),
+            None => {}
+            // Decided on the set as it is: when no member would be added or
+            // changed, nothing is written (no change for WATCH, as in Redis).
+            Some(z) => {
+                let mut last = None;
+                let mut changes = false;
+                for (score, member) in &pairs {
+                    match zadd_decide(z.score(member), &flags, *score)? {
+                        Added::New(_) | Added::Updated(_) => changes = true,
+                        Added::Same(s) => last = Some(s),
+                        Added::Skipped => {}
+                    }
+                }
+                if !changes {
+                    return Ok(unchanged(last));
+                }
+            }
         }
         let z = create(db, key, ctx.now_ms)?;
         let (mut added, mut updated, mut last) = (0, 0, None);
@@ -376,7 +399,11 @@ pub fn zrevrangebylex(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 
 pub fn zrem(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply((|| {
-        let Some(z) = write(db, &args[1], ctx.now_ms)? else { return Ok(Frame::Integer(0)) };
+        let Some(z) = read(db, &args[1], ctx.now_ms)? else { return Ok(Frame::Integer(0)) };
+        if !args[2..].iter().any(|m| z.score(m).is_some()) {
+            return Ok(Frame::Integer(0));
+        }
+        let z = write(db, &args[1], ctx.now_ms)?.expect("read above");
         let removed = args[2..].iter().filter(|m| z.remove(m).is_some()).count();
         db.drop_if_empty(&args[1]);
         Ok(Frame::Integer(removed as i64))
@@ -386,9 +413,12 @@ pub fn zrem(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 fn remove_range(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes], kind: u8) -> Frame {
     reply((|| {
         let by = RangeQuery::bounds(kind, &args[2], &args[3], false)?;
-        let Some(z) = write(db, &args[1], ctx.now_ms)? else { return Ok(Frame::Integer(0)) };
+        let Some(z) = read(db, &args[1], ctx.now_ms)? else { return Ok(Frame::Integer(0)) };
         let (start, end) = covered(z, &by, false);
-        let removed = if end > start { z.remove_range_by_rank(start, end) } else { 0 };
+        if end <= start {
+            return Ok(Frame::Integer(0));
+        }
+        let removed = write(db, &args[1], ctx.now_ms)?.expect("read above").remove_range_by_rank(start, end);
         db.drop_if_empty(&args[1]);
         Ok(Frame::Integer(removed as i64))
     })())

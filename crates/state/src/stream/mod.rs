@@ -44,6 +44,14 @@ pub struct Stream {
     pub groups: BTreeMap<Bytes, Group>,
 }
 
+/// A trim's next step: one entry (exact), a whole node (approximate), or
+/// the end.
+enum TrimStep {
+    Stop,
+    One(StreamId),
+    Node(Vec<StreamId>),
+}
+
 /// How to trim: keep at most `MaxLen` entries, or drop IDs below `MinId`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Trim {
@@ -86,41 +94,60 @@ impl Stream {
         removed
     }
 
+    pub fn contains(&self, id: StreamId) -> bool {
+        self.entries.contains_key(&id)
+    }
+
     /// Trims exactly, or (`approx`) by whole nodes and at most `limit`
     /// entries (0: no limit). Returns how many entries were removed.
     pub fn trim(&mut self, trim: Trim, approx: bool, limit: u64) -> u64 {
         let mut removed = 0;
-        while let Some((&first, entry)) = self.entries.iter().next() {
-            let node = entry.ordinal / NODE_ENTRIES;
-            if !approx {
-                let drop = match trim {
-                    Trim::MaxLen(max) => self.len() as u64 > max,
-                    Trim::MinId(min) => first < min,
-                };
-                if !drop {
-                    break;
+        loop {
+            match self.trim_step(trim, approx, limit, removed) {
+                TrimStep::Stop => return removed,
+                TrimStep::One(id) => {
+                    self.delete(id);
+                    removed += 1;
                 }
-                self.delete(first);
-                removed += 1;
-                continue;
-            }
-            let in_node: Vec<StreamId> =
-                self.entries.iter().take_while(|(_, e)| e.ordinal / NODE_ENTRIES == node).map(|(id, _)| *id).collect();
-            let whole_node_goes = match trim {
-                Trim::MaxLen(max) => self.len() as u64 - in_node.len() as u64 >= max,
-                // Only when every ID in the node is below the minimum (its
-                // last live ID stands for the last it ever held).
-                Trim::MinId(min) => in_node.last().is_some_and(|last| *last < min),
-            };
-            if !whole_node_goes || (limit != 0 && removed + in_node.len() as u64 > limit) {
-                break;
-            }
-            for id in in_node {
-                self.delete(id);
-                removed += 1;
+                TrimStep::Node(ids) => {
+                    for id in ids {
+                        self.delete(id);
+                        removed += 1;
+                    }
+                }
             }
         }
-        removed
+    }
+
+    /// Whether `trim` would remove anything: checked before a write, so a
+    /// trim that removes nothing changes nothing (WATCH sees no change).
+    pub fn trims_any(&self, trim: Trim, approx: bool, limit: u64) -> bool {
+        !matches!(self.trim_step(trim, approx, limit, 0), TrimStep::Stop)
+    }
+
+    /// What a trim that has removed `removed` entries removes next.
+    fn trim_step(&self, trim: Trim, approx: bool, limit: u64, removed: u64) -> TrimStep {
+        let Some((&first, entry)) = self.entries.iter().next() else { return TrimStep::Stop };
+        if !approx {
+            let drop = match trim {
+                Trim::MaxLen(max) => self.len() as u64 > max,
+                Trim::MinId(min) => first < min,
+            };
+            return if drop { TrimStep::One(first) } else { TrimStep::Stop };
+        }
+        let node = entry.ordinal / NODE_ENTRIES;
+        let in_node: Vec<StreamId> =
+            self.entries.iter().take_while(|(_, e)| e.ordinal / NODE_ENTRIES == node).map(|(id, _)| *id).collect();
+        let whole_node_goes = match trim {
+            Trim::MaxLen(max) => self.len() as u64 - in_node.len() as u64 >= max,
+            // Only when every ID in the node is below the minimum (its
+            // last live ID stands for the last it ever held).
+            Trim::MinId(min) => in_node.last().is_some_and(|last| *last < min),
+        };
+        if !whole_node_goes || (limit != 0 && removed + in_node.len() as u64 > limit) {
+            return TrimStep::Stop;
+        }
+        TrimStep::Node(in_node)
     }
 
     /// Entries with IDs in `[start, end]`, ascending or (`rev`) descending,
