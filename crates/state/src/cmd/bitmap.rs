@@ -163,8 +163,9 @@ fn bitcount_of(db: &Db, now: u64, args: &[Bytes]) -> Result<Frame, Frame> {
 /// The first bit equal to `bit` in `bytes`, counted from its start; past
 /// the end (as if zero-padded) when looking for 0 and there is none, -1
 /// when looking for 1.
-fn first_bit(bytes: &[u8], bit: bool) -> i64 {
-    for (i, &b) in bytes.iter().enumerate() {
+fn first_bit(bytes: impl ExactSizeIterator<Item = u8>, bit: bool) -> i64 {
+    let len = bytes.len() as i64;
+    for (i, b) in bytes.enumerate() {
         let b = if bit { b } else { !b };
         if b != 0 {
             return i as i64 * 8 + i64::from(b.leading_zeros());
@@ -173,7 +174,7 @@ fn first_bit(bytes: &[u8], bit: bool) -> i64 {
     if bit {
         -1
     } else {
-        bytes.len() as i64 * 8
+        len * 8
     }
 }
 
@@ -212,19 +213,19 @@ fn bitpos_of(db: &Db, now: u64, args: &[Bytes]) -> Result<Frame, Frame> {
         return Ok(Frame::Integer(-1));
     }
     let (start, end) = (range.start as usize, range.end as usize);
-    // The bits outside the range are made the opposite of the one sought.
-    let mut bytes = value[start..=end].to_vec();
-    let outside = |byte: &mut u8, mask: u8| {
-        if bit {
-            *byte &= !mask;
+    let bytes = &value[start..=end];
+    // The bits outside the range read as the opposite of the one sought.
+    let outside = |byte: u8, mask: u8| if bit { byte & !mask } else { byte | mask };
+    let last = bytes.len() - 1;
+    let read = |i: usize| {
+        let byte = if i == 0 { outside(bytes[0], range.first_outside) } else { bytes[i] };
+        if i == last {
+            outside(byte, range.last_outside)
         } else {
-            *byte |= mask;
+            byte
         }
     };
-    outside(&mut bytes[0], range.first_outside);
-    let last = bytes.len() - 1;
-    outside(&mut bytes[last], range.last_outside);
-    let pos = first_bit(&bytes, bit);
+    let pos = first_bit((0..bytes.len()).map(read), bit);
     // With an explicit end, no zero bit past the range counts.
     if end_given && !bit && pos == bytes.len() as i64 * 8 {
         return Ok(Frame::Integer(-1));
@@ -509,10 +510,10 @@ mod tests {
 
     #[test]
     fn first_bits() {
-        assert_eq!(first_bit(&[0x00, 0x10], true), 11);
-        assert_eq!(first_bit(&[0xff, 0xff], false), 16);
-        assert_eq!(first_bit(&[0x00], true), -1);
-        assert_eq!(first_bit(&[0xfe], false), 7);
+        assert_eq!(first_bit([0x00, 0x10].into_iter(), true), 11);
+        assert_eq!(first_bit([0xff, 0xff].into_iter(), false), 16);
+        assert_eq!(first_bit([0x00].into_iter(), true), -1);
+        assert_eq!(first_bit([0xfe].into_iter(), false), 7);
     }
 
     #[test]
