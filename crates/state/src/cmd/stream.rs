@@ -175,12 +175,12 @@ fn xadd_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, F
     // The ID is settled before anything changes: a refused one touches
     // nothing a WATCH sees.
     let last_id = match read(db, &args[1], now)? {
-        Some(stream) => stream.last_id,
+        Some(stream) => Some(stream.last_id),
         None if opts.nomkstream => return Ok(Frame::Null),
-        None => Stream::default().last_id,
+        None => None,
     };
-    let id = next_id(&args[id_at], last_id, now)?;
-    if read(db, &args[1], now)?.is_none() {
+    let id = next_id(&args[id_at], last_id.unwrap_or_else(|| Stream::default().last_id), now)?;
+    if last_id.is_none() {
         db.put(&args[1], Value::Stream(Box::default()), 0);
     }
     let stream = write_existing(db, &args[1], now)?.expect("created above");
