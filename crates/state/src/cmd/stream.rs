@@ -257,13 +257,11 @@ pub fn xtrim(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn xtrim_inner(db: &mut Db, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
-    if read(db, &args[1], ctx.now_ms)?.is_none() {
-        return Ok(Frame::Integer(0));
-    }
+    let Some(stream) = read(db, &args[1], ctx.now_ms)? else { return Ok(Frame::Integer(0)) };
     let (opts, _) = trim_args(args, false)?;
     let trim = opts.trim.expect("trim_args insists on a strategy for XTRIM");
     // A trim that removes nothing changes nothing (no change for WATCH).
-    if !read(db, &args[1], ctx.now_ms)?.is_some_and(|s| s.trims_any(trim, opts.approx, opts.limit)) {
+    if !stream.trims_any(trim, opts.approx, opts.limit) {
         return Ok(Frame::Integer(0));
     }
     let stream = write_existing(db, &args[1], ctx.now_ms)?.expect("checked above");
