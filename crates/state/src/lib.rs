@@ -7,7 +7,7 @@
 //! - [`keyspace`]: the ordered hash table holding the keys; [`keyspace_key`]: its key.
 //! - [`value`], [`num`], [`glob`]: values, number rules, patterns.
 //! - [`cmd`]: handlers per type.
-//! - [`zset`], [`stream`]: the sorted-set and stream structures.
+//! - [`zset`], [`stream`], [`hll`]: the sorted-set, stream and HyperLogLog structures.
 //! - [`batch`]: the log entry payload and its application.
 //! - [`snapshot`]: the state as bytes; [`capture`]: taken in steps while writes go on.
 //! - [`changes`]: the changed-keys feed for write-behind sinks.
@@ -23,6 +23,7 @@ pub mod changes;
 pub mod cmd;
 pub mod db;
 pub mod glob;
+pub mod hll;
 pub mod keyspace;
 pub mod keyspace_key;
 pub mod memory_usage;

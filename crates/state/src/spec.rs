@@ -3,8 +3,8 @@
 
 use crate::changes;
 use crate::cmd::{
-    bitmap, hash, keys, lcs, list, object, set, set_algebra, stream, stream_admin, stream_claim, stream_group,
-    stream_info, string, zset, zset_algebra,
+    bitmap, hash, hyperloglog, keys, lcs, list, object, set, set_algebra, stream, stream_admin, stream_claim,
+    stream_group, stream_info, string, zset, zset_algebra,
 };
 use crate::db::{Db, ExecCtx};
 use crate::names::NameIndex;
@@ -195,6 +195,10 @@ static COMMANDS: &[CommandSpec] = commands! {
     "bitop", -4, &["write", "denyoom"], (2, -1, 1), W, "bitmap", bitmap::bitop, "Performs bitwise operations on multiple strings, and stores the result.";
     "bitfield", -2, &["write", "denyoom"], (1, 1, 1), W, "bitmap", bitmap::bitfield, "Performs arbitrary bitfield integer operations on strings.";
     "bitfield_ro", -2, RO, (1, 1, 1), R, "bitmap", bitmap::bitfield_ro, "Performs arbitrary read-only bitfield integer operations on strings.";
+    "pfadd", -2, RW, (1, 1, 1), W, "hyperloglog", hyperloglog::pfadd, "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.";
+    "pfcount", -2, &["readonly"], (1, -1, 1), R, "hyperloglog", hyperloglog::pfcount, "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).";
+    "pfmerge", -2, &["write", "denyoom"], (1, -1, 1), W, "hyperloglog", hyperloglog::pfmerge, "Merges one or more HyperLogLog values into a single key.";
+    "pfdebug", 3, &["write", "denyoom", "admin"], (2, 2, 1), W, "hyperloglog", hyperloglog::pfdebug, "Internal commands for debugging HyperLogLog values.";
     "del", -2, &["write"], (1, -1, 1), W, "generic", keys::del, "Deletes one or more keys.";
     "unlink", -2, WR, (1, -1, 1), W, "generic", keys::del, "Asynchronously deletes one or more keys.";
     "exists", -2, RO, (1, -1, 1), R, "generic", keys::exists, "Determines whether one or more keys exist.";

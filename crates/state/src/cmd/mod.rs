@@ -2,6 +2,7 @@
 
 pub mod bitmap;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lcs;
 pub mod list;
