@@ -9,7 +9,7 @@ mod common;
 use common::pair::{run, start_pair, Pair};
 
 /// Keys of every type, all in one slot.
-const SETUP: [&str; 8] = [
+const SETUP: [&str; 9] = [
     "SET {t}str hello",
     "SET {t}num 9223372036854775807",
     "HSET {t}hash f v n 9223372036854775807 x abc",
@@ -18,6 +18,7 @@ const SETUP: [&str; 8] = [
     "ZADD {t}zset 1 a",
     "XADD {t}stream 1-1 f v",
     "SET {t}float 1e308",
+    "PFADD {t}hll a b c",
 ];
 
 /// Writes each of which is refused against the keys above.
@@ -28,6 +29,9 @@ const REFUSED: &[&str] = &[
     "DECRBY {t}list 1",
     "INCRBYFLOAT {t}str 1",
     "INCRBYFLOAT {t}float abc",
+    "PFADD {t}str x",
+    "PFMERGE {t}hll {t}str",
+    "PFADD {t}list x",
     "INCRBYFLOAT {t}set 1",
     "APPEND {t}list x",
     "SETRANGE {t}zset 0 x",
@@ -142,6 +146,8 @@ const UNCHANGED: &[&str] = &[
     "EXPIRE {t}str 100 XX",
     "RENAME {t}str {t}str",
     "BITOP AND {t}missing {t}missing",
+    "PFADD {t}hll a",
+    "PFADD {t}hll",
 ];
 
 #[test]
