@@ -164,7 +164,7 @@ impl Node {
             C::Slowlog => crate::slowlog::command(&self.slowlog, &args[1..]),
             C::Latency => commands::latency::run(self, args),
             C::Command | C::Config | C::Info | C::Time | C::Role => commands::introspection::run(self, command, args),
-            C::Dbsize | C::Flushdb | C::Flushall | C::Scan | C::Keys | C::Wait => {
+            C::Dbsize | C::Flushdb | C::Flushall | C::Scan | C::Keys | C::Randomkey | C::Wait => {
                 commands::keyspace::run(self, command, args).await
             }
             C::Multi | C::Exec | C::Discard | C::Watch | C::Unwatch => {

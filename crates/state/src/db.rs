@@ -23,6 +23,20 @@ use weir_protocol::Frame;
 
 pub use crate::keyspace_key::{hash48, stored_key, user_key};
 
+/// The 48 bits of a stored key's hash.
+const HASH_MASK: u64 = (1 << (8 * HASH_LEN)) - 1;
+/// RANDOMKEY's random picks before it walks to a live key.
+const RANDOM_KEY_TRIES: usize = 16;
+
+/// SplitMix64: a stream of well-mixed numbers from one seed.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -403,6 +417,25 @@ impl Db {
         (0, keys)
     }
 
+    /// A random live key (RANDOMKEY), drawn from `seed`: up to
+    /// `RANDOM_KEY_TRIES` about-uniform picks ([`Keyspace::random_item`]),
+    /// then, if each found an expired key, the first live key in hash order
+    /// from a random place (at most one walk around). None if none is live.
+    pub fn random_key(&self, now: u64, seed: u64) -> Option<Bytes> {
+        let live = |entry: &Entry| entry.expire_at == 0 || entry.expire_at > now;
+        let key = |stored: &StoredKey| Bytes::copy_from_slice(user_key(stored));
+        let mut state = seed;
+        for _ in 0..RANDOM_KEY_TRIES {
+            let (stored, entry) = self.map.random_item(splitmix64(&mut state), splitmix64(&mut state))?;
+            if live(entry) {
+                return Some(key(stored));
+            }
+        }
+        let start = &(splitmix64(&mut state) & HASH_MASK).to_be_bytes()[8 - HASH_LEN..];
+        let around = self.map.iter_from(start).chain(self.map.iter()).take(self.map.len());
+        around.filter(|(_, entry)| live(entry)).map(|(stored, _)| key(stored)).next()
+    }
+
     pub fn keys(&self, now: u64, pattern: &[u8]) -> Vec<Bytes> {
         let all = pattern == b"*";
         self.map
@@ -465,6 +498,30 @@ mod tests {
         let left: Vec<&[u8]> = ["early", "a", "b", "m", "z"].iter().map(|k| k.as_bytes()).collect();
         let present: Vec<&[u8]> = left.iter().copied().filter(|k| db.map.get(&stored_key(k)).is_some()).collect();
         assert_eq!(present, vec![&b"m"[..], b"z"]);
+    }
+
+    #[test]
+    fn random_key_skips_expired_keys_and_wraps_around() {
+        let mut db = Db::new();
+        assert_eq!(db.random_key(0, 0), None);
+        for i in 0..50 {
+            db.put(format!("gone{i}").as_bytes(), Value::Int(i), 5);
+        }
+        assert_eq!(db.random_key(10, u64::MAX), None, "every key expired");
+        db.put(b"live", Value::Int(1), 0);
+        // From any position, past the last hash too, the one live key.
+        for position in [0, 1 << 20, 1 << 47, (1 << 48) - 1, u64::MAX] {
+            assert_eq!(db.random_key(10, position).as_deref(), Some(&b"live"[..]));
+        }
+        // Before the deadline every key counts, each about as often.
+        let mut hits: std::collections::HashMap<Bytes, usize> = std::collections::HashMap::new();
+        for seed in 0..51_000 {
+            *hits.entry(db.random_key(0, seed).expect("keys")).or_default() += 1;
+        }
+        assert_eq!(hits.len(), 51, "every key is reachable");
+        let (least, most) = (hits.values().min().copied(), hits.values().max().copied());
+        // Measured 502..1499 at worst over five runs (the hash key is random).
+        assert!(least > Some(250) && most < Some(3000), "1000 each expected: {least:?}..{most:?}");
     }
 
     #[test]

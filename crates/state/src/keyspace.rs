@@ -43,6 +43,9 @@ use crate::keyspace_key::{hash_of, StoredKey, HASH_LEN};
 use std::iter::Peekable;
 use table::{Item, Table};
 
+/// Items RANDOMKEY draws one from (Redis's fair random key samples 15).
+const RANDOM_WINDOW: usize = 16;
+
 /// The smallest table: 64 homes (1 KiB of slots), for small partitions.
 const MIN_BITS: u32 = 6;
 
@@ -180,6 +183,22 @@ impl<V> Keyspace<V> {
         };
         let old = self.old.as_ref().map_or(0, |old| start(old, self.moved));
         self.merged(old, start(&self.table, 0))
+    }
+
+    /// An item picked about uniformly (RANDOMKEY): from a random home
+    /// (`position`'s top bits), the next `RANDOM_WINDOW` items in order,
+    /// wrapping, and one of them by `pick`, as Redis's fair random key
+    /// samples a run of entries. An item's chance then follows the mean gap
+    /// before the window's items, not its own gap: within a small factor of
+    /// 1/len, and never 0 (a home's second item included).
+    pub fn random_item(&self, position: u64, pick: u64) -> Option<(&StoredKey, &V)> {
+        let (bits, hash_bits) = (self.table.bits, 8 * HASH_LEN as u32);
+        debug_assert!(bits <= hash_bits);
+        let start = (position >> (64 - bits)) << (hash_bits - bits);
+        let window = self.len.min(RANDOM_WINDOW);
+        let items = self.iter_from(&start.to_be_bytes()[8 - HASH_LEN..]).chain(self.iter());
+        let window: Vec<(&StoredKey, &V)> = items.take(window).collect();
+        (!window.is_empty()).then(|| window[(pick % window.len() as u64) as usize])
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {

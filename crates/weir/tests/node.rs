@@ -48,6 +48,32 @@ fn transactions_are_atomic_single_slot_and_watched() {
 }
 
 #[test]
+fn randomkey_returns_live_keys_of_every_partition() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let mut c = node.client();
+    let none: Option<String> = redis::cmd("RANDOMKEY").query(&mut c).expect("randomkey");
+    assert_eq!(none, None, "an empty keyspace has no random key");
+    let live: Vec<String> = (0..20).map(|i| format!("key:{i}")).collect();
+    for key in &live {
+        let _: () = c.set(key, 1).expect("set");
+    }
+    for i in 0..20 {
+        let _: () = redis::cmd("SET").arg(format!("short:{i}")).arg(1).arg("PX").arg(1).query(&mut c).expect("set px");
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..2000 {
+        let key: String = redis::cmd("RANDOMKEY").query(&mut c).expect("randomkey");
+        assert!(live.contains(&key), "{key} is not a live key");
+        seen.insert(key);
+    }
+    assert_eq!(seen.len(), live.len(), "every key comes up, whichever partition holds it");
+    let error = redis::cmd("RANDOMKEY").arg("x").query::<String>(&mut c).expect_err("arity");
+    assert!(error.to_string().contains("wrong number of arguments for 'randomkey' command"), "{error}");
+}
+
+#[test]
 fn expiry_lazy_and_active() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);

@@ -1,5 +1,5 @@
 //! Commands over the whole keyspace, which spans every partition: DBSIZE,
-//! FLUSHDB/FLUSHALL, SCAN, KEYS, and WAIT.
+//! FLUSHDB/FLUSHALL, SCAN, KEYS, RANDOMKEY, and WAIT.
 //!
 //! A SCAN cursor carries the partition in its top 16 bits and the
 //! partition's own cursor in the low 48, so a scan walks the partitions in
@@ -9,6 +9,8 @@ use super::{is, not_an_integer, parse_i64, syntax_error, ServerCommand};
 use crate::node::Node;
 use crate::partition::{now_ms, Proposal};
 use bytes::Bytes;
+use rand::Rng;
+use std::sync::atomic::Ordering;
 use weir_protocol::Frame;
 
 const PARTITION_SHIFT: u32 = 48;
@@ -22,6 +24,7 @@ pub async fn run(node: &Node, command: ServerCommand, args: &[Bytes]) -> Frame {
         ServerCommand::Flushdb | ServerCommand::Flushall => flush(node, &args[1..]).await,
         ServerCommand::Scan => scan(node, &args[1..]).await,
         ServerCommand::Keys => keys(node, &args[1]).await,
+        ServerCommand::Randomkey => random_key(node).await,
         _ => wait(&args[1..]),
     }
 }
@@ -127,6 +130,38 @@ async fn keys(node: &Node, pattern: &[u8]) -> Frame {
         }
     }
     Frame::Array(out)
+}
+
+/// A random key: a partition picked in proportion to its keys, then a key
+/// at a random place in its hash order; the next partitions if every key
+/// there has expired. Nil when there is none.
+async fn random_key(node: &Node) -> Frame {
+    let counts: Vec<u64> = node.partitions.iter().map(|p| p.key_counts.keys.load(Ordering::Acquire)).collect();
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return Frame::Null;
+    }
+    let mut pick = rand::thread_rng().gen_range(0..total);
+    let mut first = 0;
+    for (i, n) in counts.iter().enumerate() {
+        if pick < *n {
+            first = i;
+            break;
+        }
+        pick -= n;
+    }
+    let now = now_ms();
+    let busy = Some(node.config.busy_script);
+    for i in 0..node.partitions.len() {
+        let partition = &node.partitions[(first + i) % node.partitions.len()];
+        let position = rand::thread_rng().gen::<u64>();
+        match partition.with_state(busy, |m| m.db.random_key(now, position)).await {
+            Ok(Some(key)) => return Frame::Bulk(key),
+            Ok(None) => {}
+            Err(busy) => return busy,
+        }
+    }
+    Frame::Null
 }
 
 /// WAIT answers how many replicas hold this connection's writes. A cluster

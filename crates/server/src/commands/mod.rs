@@ -38,6 +38,7 @@ pub enum ServerCommand {
     Wait,
     Scan,
     Keys,
+    Randomkey,
     Multi,
     Exec,
     Discard,
@@ -97,7 +98,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 32] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 33] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -123,6 +124,10 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 32] = [
         spec("dbsize", 1, &["readonly", "fast"], NONE, "server", "Returns the number of keys in the database."),
     ),
     (ServerCommand::Time, spec("time", 1, FAST, NONE, "server", "Returns the server time.")),
+    (
+        ServerCommand::Randomkey,
+        spec("randomkey", 1, &["readonly"], NONE, "generic", "Returns a random key name from the database."),
+    ),
     (ServerCommand::Flushdb, spec("flushdb", -1, ADMIN, NONE, "server", "Removes all keys from the current database.")),
     (ServerCommand::Flushall, spec("flushall", -1, ADMIN, NONE, "server", "Removes all keys from all databases.")),
     (
