@@ -60,6 +60,8 @@ pub struct Group {
     pub applied_index: Arc<AtomicU64>,
     pub key_counts: Arc<KeyCounts>,
     pub snapshots_built: Arc<AtomicU64>,
+    /// The snapshots this group has written since start.
+    pub saves: Arc<crate::machine::Saves>,
     /// Bytes of the latest snapshot.
     pub snapshot_bytes: Arc<AtomicU64>,
     /// The running script, if any (BUSY, SCRIPT KILL).
@@ -107,6 +109,7 @@ pub async fn start_group(
     }
     let (shared, applied_index, key_counts) = (machine.machine(), machine.applied_index(), machine.key_counts());
     let (snapshots_built, snapshot_bytes) = (machine.snapshots_built(), machine.snapshot_bytes());
+    let saves = machine.saves();
     let start_err = |reason: String| GroupError::Start { partition, reason };
     let raft = Raft::new(config.node_id, Arc::new(raft_config), NoTransport, store, machine)
         .await
@@ -122,6 +125,7 @@ pub async fn start_group(
         applied_index,
         key_counts,
         snapshots_built,
+        saves,
         snapshot_bytes,
         script_control,
         recovered_index,

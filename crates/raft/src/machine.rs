@@ -103,6 +103,8 @@ pub struct StateMachineStore {
     applied_index: Arc<AtomicU64>,
     key_counts: Arc<KeyCounts>,
     snapshots_built: Arc<AtomicU64>,
+    /// The snapshots written since start (SAVE, LASTSAVE).
+    saves: Arc<Saves>,
     /// Size of the latest snapshot: the writer lets the log grow at least
     /// this much before the next one, so snapshot cost stays proportional
     /// to the bytes logged, however large the state.
@@ -145,6 +147,7 @@ impl StateMachineStore {
             applied_index: Arc::new(AtomicU64::new(applied)),
             key_counts,
             snapshots_built: Arc::new(AtomicU64::new(0)),
+            saves: Arc::default(),
             snapshot_bytes: Arc::new(AtomicU64::new(snapshot_bytes)),
             scripts: control,
             durability,
@@ -172,6 +175,10 @@ impl StateMachineStore {
 
     pub fn snapshots_built(&self) -> Arc<AtomicU64> {
         self.snapshots_built.clone()
+    }
+
+    pub fn saves(&self) -> Arc<Saves> {
+        self.saves.clone()
     }
 
     pub fn snapshot_bytes(&self) -> Arc<AtomicU64> {
@@ -232,6 +239,24 @@ pub fn offload_script() -> bool {
     ran.load(Ordering::Acquire)
 }
 
+/// The snapshots a group has written since start: how many, the log index
+/// the latest covers, and when it was written (Unix seconds, 0: none yet).
+#[derive(Debug, Default)]
+pub struct Saves {
+    pub count: AtomicU64,
+    pub index: AtomicU64,
+    pub unix: AtomicU64,
+}
+
+impl Saves {
+    fn written(&self, index: u64) {
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.unix.store(unix, Ordering::Release);
+        self.index.fetch_max(index, Ordering::AcqRel);
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = StateMachineStore;
 
@@ -283,6 +308,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let bytes = snapshot.into_inner();
         let db = Db::read_snapshot(&bytes).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         self.save_file(meta.clone(), bytes).await?;
+        self.saves.written(meta.last_log_id.map_or(0, |id| id.index));
         let mut machine = lock_async(&self.machine).await;
         self.key_counts.publish(&db);
         let mut replaced = std::mem::replace(&mut machine.db, db);
@@ -365,6 +391,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         let durable = self.durability.wait_for(covered).await;
         durable.map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         let bytes = self.save_file(meta.clone(), bytes).await?;
+        self.saves.written(covered);
         tracing::debug!(
             snapshot = %meta.snapshot_id,
             bytes = bytes.len(),

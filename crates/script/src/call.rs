@@ -260,6 +260,8 @@ fn not_found_message(name: &[u8]) -> String {
         b"quit",
         b"flushall",
         b"flushdb",
+        b"save",
+        b"bgsave",
     ];
     if FORBIDDEN.contains(&name) {
         "ERR This Redis command is not allowed from script".into()

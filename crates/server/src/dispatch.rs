@@ -163,6 +163,7 @@ impl Node {
             C::Client => commands::client::run(self, session, args),
             C::Slowlog => crate::slowlog::command(&self.slowlog, &args[1..]),
             C::Latency => commands::latency::run(self, args),
+            C::Save | C::Bgsave | C::Lastsave => commands::persistence::run(self, command, args).await,
             C::Command | C::Config | C::Info | C::Time | C::Role => commands::introspection::run(self, command, args),
             C::Dbsize | C::Flushdb | C::Flushall | C::Scan | C::Keys | C::Randomkey | C::Wait => {
                 commands::keyspace::run(self, command, args).await

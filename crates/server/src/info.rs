@@ -113,6 +113,7 @@ fn persistence(node: &Node, out: &mut String) {
     };
     line(out, "loading", u8::from(!node.is_ready()));
     line(out, "aof_enabled", 1);
+    line(out, "rdb_last_save_time", crate::commands::persistence::last_save(node));
     line(out, "weir_fsync", fsync);
     line(out, "weir_log_batches", log.batches);
     line(out, "weir_log_records", log.records);

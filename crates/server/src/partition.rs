@@ -75,6 +75,8 @@ pub struct Partition {
     /// The partition's running script (BUSY, SCRIPT KILL).
     pub scripts: Arc<weir_script::Control>,
     durability: Arc<Durability>,
+    /// The snapshots the partition has written since start (SAVE, LASTSAVE).
+    pub saves: Arc<weir_raft::machine::Saves>,
 }
 
 impl Partition {
@@ -104,6 +106,7 @@ impl Partition {
             stats: stats.clone(),
             scripts: group.script_control,
             durability: group.durability,
+            saves: group.saves,
         };
         let writer = Writer {
             snapshot_bytes: group.snapshot_bytes,

@@ -74,6 +74,50 @@ fn randomkey_returns_live_keys_of_every_partition() {
 }
 
 #[test]
+fn save_and_bgsave_snapshot_every_partition_and_move_lastsave() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &["--partitions", "4"]);
+    let mut c = node.client();
+    let unix = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let started: i64 = redis::cmd("LASTSAVE").query(&mut c).expect("lastsave");
+    assert!((unix() - started).abs() < 60, "LASTSAVE starts at the node's start: {started}");
+    let built = |c: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("persistence").query(c).expect("info");
+        let line = info.lines().find_map(|l| l.strip_prefix("weir_snapshots_built:")).expect("snapshot count");
+        line.trim().parse().expect("a number")
+    };
+    for i in 0..100 {
+        let _: () = c.set(format!("key:{i}"), i).expect("set");
+    }
+    let before = built(&mut c);
+    std::thread::sleep(Duration::from_millis(1100));
+    let ok: String = redis::cmd("SAVE").query(&mut c).expect("save");
+    assert_eq!(ok, "OK");
+    let partitions = 4; // every one writes a snapshot
+    assert!(built(&mut c) >= before + partitions, "SAVE snapshots every partition");
+    let saved: i64 = redis::cmd("LASTSAVE").query(&mut c).expect("lastsave");
+    assert!(saved > started && saved <= unix(), "LASTSAVE moved to the SAVE: {started} -> {saved}");
+    let before = built(&mut c);
+    let started: String = redis::cmd("BGSAVE").arg("SCHEDULE").query(&mut c).expect("bgsave");
+    assert_eq!(started, "Background saving started");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while built(&mut c) < before + partitions {
+        assert!(std::time::Instant::now() < deadline, "BGSAVE's snapshots were written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let error = redis::cmd("BGSAVE").arg("x").query::<String>(&mut c).expect_err("syntax");
+    assert!(error.to_string().contains("syntax error"), "{error}");
+    let error = redis::cmd("SAVE").arg("x").query::<String>(&mut c).expect_err("arity");
+    assert!(error.to_string().contains("wrong number of arguments for 'save' command"), "{error}");
+    // What SAVE wrote is what a restart loads.
+    drop(node);
+    let node = common::start_weir(dir.path(), &["--partitions", "4"]);
+    let mut c = node.client();
+    let value: i64 = c.get("key:42").expect("get");
+    assert_eq!(value, 42);
+}
+
+#[test]
 fn expiry_lazy_and_active() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);

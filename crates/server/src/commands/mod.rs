@@ -10,6 +10,7 @@ pub mod connection;
 pub mod introspection;
 pub mod keyspace;
 pub mod latency;
+pub mod persistence;
 pub mod scripting;
 pub mod transaction;
 
@@ -53,6 +54,9 @@ pub enum ServerCommand {
     Slowlog,
     Role,
     Latency,
+    Save,
+    Bgsave,
+    Lastsave,
 }
 
 const fn spec(
@@ -98,7 +102,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 33] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 36] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -215,6 +219,39 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 33] = [
             NONE,
             "server",
             "A container for slow log commands.",
+        ),
+    ),
+    (
+        ServerCommand::Save,
+        spec(
+            "save",
+            1,
+            &["admin", "noscript", "no_async_loading", "no_multi"],
+            NONE,
+            "server",
+            "Synchronously saves the database(s) to disk.",
+        ),
+    ),
+    (
+        ServerCommand::Bgsave,
+        spec(
+            "bgsave",
+            -1,
+            &["admin", "noscript", "no_async_loading"],
+            NONE,
+            "server",
+            "Asynchronously saves the database(s) to disk.",
+        ),
+    ),
+    (
+        ServerCommand::Lastsave,
+        spec(
+            "lastsave",
+            1,
+            &["loading", "stale", "fast"],
+            NONE,
+            "server",
+            "Returns the Unix timestamp of the last successful save to disk.",
         ),
     ),
     (
