@@ -17,7 +17,7 @@ use crate::keyspace_key::{hash_of, with_stored, StoredKey, HASH_LEN};
 use crate::value::Value;
 use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
 use weir_protocol::Frame;
 
@@ -27,15 +27,6 @@ pub use crate::keyspace_key::{hash48, stored_key, user_key};
 const HASH_MASK: u64 = (1 << (8 * HASH_LEN)) - 1;
 /// RANDOMKEY's random picks before it walks to a live key.
 const RANDOM_KEY_TRIES: usize = 16;
-
-/// SplitMix64: a stream of well-mixed numbers from one seed.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
@@ -424,14 +415,14 @@ impl Db {
     pub fn random_key(&self, now: u64, seed: u64) -> Option<Bytes> {
         let live = |entry: &Entry| entry.expire_at == 0 || entry.expire_at > now;
         let key = |stored: &StoredKey| Bytes::copy_from_slice(user_key(stored));
-        let mut state = seed;
+        let mut rng = SmallRng::seed_from_u64(seed);
         for _ in 0..RANDOM_KEY_TRIES {
-            let (stored, entry) = self.map.random_item(splitmix64(&mut state), splitmix64(&mut state))?;
+            let (stored, entry) = self.map.random_item(rng.gen(), rng.gen())?;
             if live(entry) {
                 return Some(key(stored));
             }
         }
-        let start = &(splitmix64(&mut state) & HASH_MASK).to_be_bytes()[8 - HASH_LEN..];
+        let start = &(rng.gen::<u64>() & HASH_MASK).to_be_bytes()[8 - HASH_LEN..];
         let around = self.map.iter_from(start).chain(self.map.iter()).take(self.map.len());
         around.filter(|(_, entry)| live(entry)).map(|(stored, _)| key(stored)).next()
     }

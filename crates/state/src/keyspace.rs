@@ -195,10 +195,12 @@ impl<V> Keyspace<V> {
         let (bits, hash_bits) = (self.table.bits, 8 * HASH_LEN as u32);
         debug_assert!(bits <= hash_bits);
         let start = (position >> (64 - bits)) << (hash_bits - bits);
-        let window = self.len.min(RANDOM_WINDOW);
-        let items = self.iter_from(&start.to_be_bytes()[8 - HASH_LEN..]).chain(self.iter());
-        let window: Vec<(&StoredKey, &V)> = items.take(window).collect();
-        (!window.is_empty()).then(|| window[(pick % window.len() as u64) as usize])
+        let window = self.len.min(RANDOM_WINDOW) as u64;
+        if window == 0 {
+            return None;
+        }
+        let mut items = self.iter_from(&start.to_be_bytes()[8 - HASH_LEN..]).chain(self.iter());
+        items.nth((pick % window) as usize)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {

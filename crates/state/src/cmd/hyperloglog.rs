@@ -43,7 +43,10 @@ fn pfadd_of(db: &mut Db, now: u64, key: &[u8], elements: &[Bytes]) -> Result<Fra
             return Ok(Frame::Integer(0));
         }
     }
+    // Our handle on the stored bytes goes first, or the edit below could
+    // not take them back in place and would copy the key.
     let created = existing.is_none();
+    drop(existing);
     edit_string(db, now, key, 0, |hll| {
         if created {
             hll.extend_from_slice(&empty());
@@ -150,4 +153,32 @@ fn pfdebug_of(db: &mut Db, now: u64, args: &[Bytes]) -> Result<Frame, Frame> {
         return Ok(Frame::Bulk(Bytes::from(decode(&hll))));
     }
     Err(Frame::error(format!("ERR Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(sub))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Mode;
+
+    fn pfadd_all(db: &mut Db, ctx: &mut ExecCtx, elements: impl Iterator<Item = String>) -> Frame {
+        let args: Vec<Bytes> =
+            ["PFADD".to_string(), "k".to_string()].into_iter().chain(elements).map(Bytes::from).collect();
+        pfadd(db, ctx, &args)
+    }
+
+    fn stored_at(db: &Db) -> *const u8 {
+        db.get(b"k", 0).expect("the key").value.string_bytes().expect("a string").as_ptr()
+    }
+
+    #[test]
+    fn pfadd_raises_a_dense_key_where_it_lies() {
+        let (mut db, mut ctx) = (Db::new(), ExecCtx::new(0, Mode::Apply, 0));
+        assert_eq!(pfadd_all(&mut db, &mut ctx, (0..5_000).map(|i| format!("e{i}"))), Frame::Integer(1));
+        let before = stored_at(&db);
+        assert_eq!(pfadd_all(&mut db, &mut ctx, (5_000..6_000).map(|i| format!("e{i}"))), Frame::Integer(1));
+        assert_eq!(stored_at(&db), before, "no copy of the 12 KB key");
+        let count = pfcount(&mut db, &mut ctx, &[Bytes::from("PFCOUNT"), Bytes::from("k")]);
+        let Frame::Integer(count) = count else { panic!("a count: {count:?}") };
+        assert!((5_800..6_200).contains(&count), "6000 elements counted {count}");
+    }
 }
