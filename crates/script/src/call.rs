@@ -192,8 +192,9 @@ fn check_and_run(
     commands: &mut RecentNames<&'static CommandSpec, NAMES_KEPT>,
     args: &[Bytes],
 ) -> Result<Frame, String> {
-    if let Some(reply) = node_command(args, ctx) {
-        return reply;
+    if let Some((spec, reply)) = node_command(args, ctx) {
+        control.count_call(spec, false);
+        return Ok(reply);
     }
     let spec = commands
         .get(&args[0], weir_state::spec::lookup)
@@ -221,16 +222,40 @@ fn check_and_run(
     Ok(reply)
 }
 
-/// Commands scripts reach that are not partition data commands.
-fn node_command(args: &[Bytes], ctx: &ExecCtx) -> Option<Result<Frame, String>> {
+/// The node commands scripts may call, as specs so that their calls are
+/// counted like any other's (INFO commandstats).
+static NODE_COMMANDS: [CommandSpec; 2] = [node_spec("time", 1), node_spec("ping", -1)];
+
+const fn node_spec(name: &'static str, arity: i32) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: &["fast"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        access: Access::Read,
+        group: "connection",
+        summary: "",
+        since: "1.0.0",
+        handler: None,
+        movable: None,
+        blocking: false,
+    }
+}
+
+/// Commands scripts reach that are not partition data commands, and
+/// their specs.
+fn node_command(args: &[Bytes], ctx: &ExecCtx) -> Option<(&'static CommandSpec, Frame)> {
     let is = |name: &str| args[0].eq_ignore_ascii_case(name.as_bytes());
+    let [time, ping] = &NODE_COMMANDS;
     match args.len() {
         1 if is("time") => {
             let (secs, micros) = (ctx.now_ms / 1000, (ctx.now_ms % 1000) * 1000);
-            Some(Ok(Frame::Array(vec![Frame::bulk(secs.to_string()), Frame::bulk(micros.to_string())])))
+            Some((time, Frame::Array(vec![Frame::bulk(secs.to_string()), Frame::bulk(micros.to_string())])))
         }
-        1 if is("ping") => Some(Ok(Frame::simple("PONG"))),
-        2 if is("ping") => Some(Ok(Frame::Bulk(args[1].clone()))),
+        1 if is("ping") => Some((ping, Frame::simple("PONG"))),
+        2 if is("ping") => Some((ping, Frame::Bulk(args[1].clone()))),
         _ => None,
     }
 }

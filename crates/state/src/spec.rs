@@ -334,10 +334,17 @@ pub fn all_commands() -> &'static [CommandSpec] {
 
 /// A spec's position in [`all_commands`] (the spec must come from it).
 pub fn command_index(spec: &'static CommandSpec) -> usize {
+    let index = table_index(spec);
+    debug_assert!(index.is_some(), "a spec of the table");
+    index.unwrap_or(usize::MAX)
+}
+
+/// A spec's position in [`all_commands`], or None for a spec from
+/// elsewhere (a node command's).
+pub fn table_index(spec: &'static CommandSpec) -> Option<usize> {
     let offset = (spec as *const CommandSpec as usize).wrapping_sub(COMMANDS.as_ptr() as usize);
     let index = offset / std::mem::size_of::<CommandSpec>();
-    debug_assert!(index < COMMANDS.len() && std::ptr::eq(&COMMANDS[index], spec), "a spec of the table");
-    index
+    (index < COMMANDS.len() && std::ptr::eq(&COMMANDS[index], spec)).then_some(index)
 }
 
 /// Looks a data command up by name, ASCII case-insensitively.
