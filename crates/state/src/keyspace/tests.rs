@@ -106,7 +106,11 @@ fn sequential_keys_spread_over_homes() {
         }
         let (longest, run) = probe_lengths(&table);
         let mean = total as f64 / count as f64;
-        assert!(mean < 2.6 && longest < 60 && run < 400, "{mean} {longest} {run}");
+        // The longest run of occupied slots has a long tail even for a
+        // uniform hash: 170..435 in 12 simulated fills of 2^17 homes to
+        // 80% (CI once saw 448 against a bound of 400). The displacement
+        // bounds are what tell a poor hash.
+        assert!(mean < 2.6 && longest < 60 && run < 1_000, "{mean} {longest} {run}");
     }
 }
 
