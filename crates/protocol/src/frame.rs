@@ -70,3 +70,33 @@ impl Frame {
         matches!(self, Frame::Error(_))
     }
 }
+
+/// Redis looks for an error prefix's end within the first 32 bytes of the
+/// reply, its leading `-` included.
+const ERROR_PREFIX_SEARCH: usize = 31;
+
+/// An error reply's prefix by Redis's rule (INFO errorstats): the text up
+/// to the first space within the first bytes, or `ERR` if there is none.
+pub fn error_code(text: &[u8]) -> &[u8] {
+    let head = &text[..text.len().min(ERROR_PREFIX_SEARCH)];
+    match head.iter().position(|&b| b == b' ') {
+        Some(end) => &text[..end],
+        None => b"ERR",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_is_the_first_word_or_err() {
+        assert_eq!(error_code(b"WRONGTYPE Operation against a key"), b"WRONGTYPE");
+        assert_eq!(error_code(b"ERR wrong number of arguments"), b"ERR");
+        assert_eq!(error_code(b"MYCODE"), b"ERR", "no space: ERR");
+        let long = [b"A".repeat(40), b" x".to_vec()].concat();
+        assert_eq!(error_code(&long), b"ERR", "no space within the first bytes");
+        let thirty = [b"B".repeat(30), b" x".to_vec()].concat();
+        assert_eq!(error_code(&thirty), &thirty[..30]);
+    }
+}

@@ -20,6 +20,6 @@ pub mod limits;
 pub use decode::{args_of, ProtocolError, RequestDecoder};
 pub use double::{double_text, format_double};
 pub use encode::{encode, encode_request, put_int};
-pub use frame::{Frame, Version};
+pub use frame::{error_code, Frame, Version};
 pub use int::parse_int;
 pub use limits::Limits;

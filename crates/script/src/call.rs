@@ -129,6 +129,9 @@ impl Bridge {
             }
             Err(message) => (Frame::error(message), true),
         };
+        if let (true, Frame::Error(text)) = (failed, &reply) {
+            self.control.note_error(text);
+        }
         script_view(&mut reply, self.resp3.load(Ordering::Relaxed));
         // SAFETY: only this thread touches `reply`, and no borrow of it
         // outlives a call.
@@ -144,6 +147,9 @@ impl Drop for Entered<'_> {
         unsafe { *self.0.reply.get() = Frame::Null };
     }
 }
+
+/// The field of a failed call's error table that says it was counted.
+pub(crate) const IGNORE_ERROR_STATS: &std::ffi::CStr = c"ignore_error_stats_update";
 
 /// Creates `redis.call` (`raise`) or `redis.pcall` on top of the stack.
 ///
@@ -177,6 +183,13 @@ unsafe extern "C-unwind" fn redis_call(state: *mut ffi::lua_State) -> c_int {
     if !push_frame(state, reply, bridge.resp3.load(Ordering::Relaxed)) {
         ffi::lua_pushstring(state, c"ERR reply nested too deep for Lua".as_ptr());
         ffi::lua_error(state);
+    }
+    if failed && ffi::lua_istable(state, -1) != 0 && ffi::lua_checkstack(state, 2) != 0 {
+        // As Redis marks it: the error is counted (`Control::note_error`),
+        // so the script's reply with it is not counted again.
+        ffi::lua_pushstring(state, IGNORE_ERROR_STATS.as_ptr());
+        ffi::lua_pushboolean(state, 1);
+        ffi::lua_rawset(state, -3);
     }
     if failed && raise {
         ffi::lua_error(state);

@@ -18,6 +18,7 @@ pub mod bit;
 mod call;
 pub mod cjson;
 pub mod convert;
+mod errors;
 mod limits;
 mod rand48;
 mod sandbox;
@@ -290,7 +291,11 @@ impl Engine {
         }
         let (ok, value) = ran?;
         let script_resp3 = self.resp3.load(Ordering::Relaxed);
-        Ok(if ok { lua_to_frame(&value, script_resp3) } else { error_reply(&value, &sha) })
+        let reply = if ok { lua_to_frame(&value, script_resp3) } else { error_reply(&value, &sha) };
+        if let (Frame::Error(text), true) = (&reply, counted_error(&value)) {
+            self.control.take_back_error(text);
+        }
+        Ok(reply)
     }
 }
 
@@ -299,8 +304,18 @@ impl ScriptHost for Engine {
         let reply =
             self.execute(db, ctx, call).unwrap_or_else(|e| Frame::error(format!("ERR {}", first_line(&e.to_string()))));
         self.disarm();
+        self.control.end_run_errors();
         reply
     }
+}
+
+/// Whether a script's error table came from a failed command, already
+/// counted in errorstats (`call::IGNORE_ERROR_STATS`, a boolean as Redis
+/// reads it).
+fn counted_error(value: &Value) -> bool {
+    let Value::Table(t) = value else { return false };
+    let field = call::IGNORE_ERROR_STATS.to_str().unwrap_or_default();
+    matches!(t.raw_get::<Value>(field), Ok(Value::Boolean(true)))
 }
 
 /// Stack room a run needs: the globals, a name, an array and an item,

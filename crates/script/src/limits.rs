@@ -2,6 +2,7 @@
 //! throttle, and the control the server reads without the partition's
 //! lock (BUSY, SCRIPT KILL).
 
+use crate::errors::ErrorTally;
 use mlua::VmState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -153,10 +154,22 @@ pub struct Control {
     /// refused (else the run through the log counts them). One slot per
     /// command: bounded by the command table.
     tried_calls: Mutex<Vec<(&'static CommandSpec, u64, u64)>>,
+    /// The error replies of the running script's commands (see `errors`).
+    pub(crate) run_errors: Mutex<ErrorTally>,
+    /// A try's error replies, counted as `tried_calls` are.
+    tried_errors: Mutex<ErrorTally>,
 }
 
-/// Counts the commands scripts run: the command and whether it failed.
-pub struct CallCounter(pub Box<dyn Fn(&'static CommandSpec, bool) + Send + Sync>);
+/// Counts what the commands scripts run did (INFO commandstats and
+/// errorstats, as Redis counts them).
+pub struct CallCounter {
+    /// A command, and whether it failed.
+    pub command: Box<dyn Fn(&'static CommandSpec, bool) + Send + Sync>,
+    pub errors: CountErrors,
+}
+
+/// Counts error replies: a prefix, and how many had it.
+pub type CountErrors = Box<dyn Fn(&[u8], u64) + Send + Sync>;
 
 impl std::fmt::Debug for CallCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -219,9 +232,9 @@ impl Control {
     pub(crate) fn count_call(&self, spec: &'static CommandSpec, failed: bool) {
         let Some(counter) = self.calls.get() else { return };
         if !self.trying.load(Ordering::Acquire) {
-            return (counter.0)(spec, failed);
+            return (counter.command)(spec, failed);
         }
-        let mut tried = self.tried_calls.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tried = lock(&self.tried_calls);
         let slot = match tried.iter().position(|(s, _, _)| std::ptr::eq(*s, spec)) {
             Some(i) => i,
             None => {
@@ -238,13 +251,38 @@ impl Control {
     pub fn finish_try(&self) -> bool {
         self.trying.store(false, Ordering::Release);
         let refused = self.refused_write();
-        let tried = std::mem::take(&mut *self.tried_calls.lock().unwrap_or_else(|e| e.into_inner()));
+        let tried = std::mem::take(&mut *lock(&self.tried_calls));
+        let mut errors = std::mem::take(&mut *lock(&self.tried_errors));
         if let (false, Some(counter)) = (refused, self.calls.get()) {
             for (spec, calls, failed) in tried {
-                (0..calls).for_each(|i| (counter.0)(spec, i < failed));
+                (0..calls).for_each(|i| (counter.command)(spec, i < failed));
             }
+            errors.drain(|code, n| (counter.errors)(code, n));
         }
         refused
+    }
+
+    /// A command the running script called answered this error.
+    pub(crate) fn note_error(&self, text: &[u8]) {
+        let Some(counter) = self.calls.get() else { return };
+        lock(&self.run_errors).add(text, |code, n| (counter.errors)(code, n));
+    }
+
+    /// The script replies with this error, counted where the reply is
+    /// sent: its command's count is taken back.
+    pub(crate) fn take_back_error(&self, text: &[u8]) {
+        lock(&self.run_errors).take_back(text);
+    }
+
+    /// The run ended: its commands' errors are counted now, or with its
+    /// try's calls (`finish_try`).
+    pub(crate) fn end_run_errors(&self) {
+        let Some(counter) = self.calls.get() else { return };
+        let mut run = std::mem::take(&mut *lock(&self.run_errors));
+        match self.trying.load(Ordering::Acquire) {
+            true => lock(&self.tried_errors).merge(run, |code, n| (counter.errors)(code, n)),
+            false => run.drain(|code, n| (counter.errors)(code, n)),
+        }
     }
 
     pub(crate) fn offloads(&self) -> bool {
@@ -279,6 +317,11 @@ pub(crate) fn wall_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// A mutex's value, even if a panic poisoned it (the counts stay usable).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{CallCounter, Control};
@@ -286,28 +329,42 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     #[test]
-    fn a_tries_calls_count_only_if_it_is_not_refused() {
+    fn a_tries_calls_and_errors_count_only_if_it_is_not_refused() {
         let control = Control::default();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        control.set_call_counter(CallCounter(Box::new(move |spec, failed| {
-            sink.lock().expect("lock").push((spec.name, failed));
-        })));
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let (sink, error_sink) = (seen.clone(), errors.clone());
+        control.set_call_counter(CallCounter {
+            command: Box::new(move |spec, failed| sink.lock().expect("lock").push((spec.name, failed))),
+            errors: Box::new(move |code, n| error_sink.lock().expect("lock").push((code.to_vec(), n))),
+        });
         let get = weir_state::spec::lookup(b"get").expect("GET");
         let set = weir_state::spec::lookup(b"set").expect("SET");
         control.count_call(set, false);
         assert_eq!(seen.lock().expect("lock").len(), 1, "outside a try: at once");
+        control.note_error(b"WRONGTYPE Operation");
+        control.end_run_errors();
+        assert_eq!(*errors.lock().expect("lock"), [(b"WRONGTYPE".to_vec(), 1)], "outside a try: at the run's end");
         control.set_trying(true);
         control.count_call(get, false);
         control.count_call(get, true);
+        control.note_error(b"ERR value is not an integer");
+        control.note_error(b"ERR returned by the script");
+        control.take_back_error(b"ERR returned by the script");
+        control.end_run_errors();
         assert_eq!(seen.lock().expect("lock").len(), 1, "a try's calls wait for its outcome");
+        assert_eq!(errors.lock().expect("lock").len(), 1, "and so do its errors");
         assert!(!control.finish_try());
         assert_eq!(*seen.lock().expect("lock"), [("set", false), ("get", true), ("get", false)]);
+        assert_eq!(errors.lock().expect("lock")[1..], [(b"ERR".to_vec(), 1)], "one taken back");
         control.set_trying(true);
         control.count_call(get, false);
+        control.note_error(b"ERR value is not an integer");
+        control.end_run_errors();
         control.refused.store(true, Ordering::Release);
         assert!(control.finish_try(), "refused");
         assert_eq!(seen.lock().expect("lock").len(), 3, "a refused try's calls are counted by the run in the log");
+        assert_eq!(errors.lock().expect("lock").len(), 2, "and its errors too");
         assert!(control.tried_calls.lock().expect("lock").is_empty());
     }
 }

@@ -11,15 +11,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
-use weir_protocol::Frame;
+use weir_protocol::{error_code, Frame};
 
 /// Distinct error prefixes tracked by name.
 pub const MAX_ERROR_CODES: usize = 128;
 /// Where error prefixes past the bound are counted.
 pub const OVERFLOW: &str = "ERRORSTATS_OVERFLOW";
-/// Redis looks for the prefix's end within the first 32 bytes of the
-/// reply, its leading `-` included.
-const PREFIX_SEARCH: usize = 31;
 
 /// Error replies by prefix, monotonic.
 #[derive(Debug, Default)]
@@ -33,11 +30,16 @@ pub struct ErrorStats {
 impl ErrorStats {
     /// Counts one error reply's text (without its `-`).
     pub fn count(&self, text: &[u8]) {
-        self.total.fetch_add(1, Relaxed);
-        let code = String::from_utf8_lossy(error_code(text));
+        self.count_code(error_code(text), 1);
+    }
+
+    /// Counts `n` error replies with this prefix (`weir_protocol::error_code`).
+    pub fn count_code(&self, code: &[u8], n: u64) {
+        self.total.fetch_add(n, Relaxed);
+        let code = String::from_utf8_lossy(code);
         let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(count) = codes.get_mut(code.as_ref()) {
-            *count += 1;
+            *count += n;
             return;
         }
         let name = match codes.len() < MAX_ERROR_CODES {
@@ -49,7 +51,7 @@ impl ErrorStats {
                 OVERFLOW.to_string()
             }
         };
-        *codes.entry(name).or_insert(0) += 1;
+        *codes.entry(name).or_insert(0) += n;
         debug_assert!(codes.len() <= MAX_ERROR_CODES + 1, "bounded");
     }
 
@@ -80,30 +82,9 @@ impl ErrorStats {
     }
 }
 
-/// An error reply's prefix by Redis's rule: the text up to the first space
-/// within the first bytes, or `ERR` if there is none.
-pub fn error_code(text: &[u8]) -> &[u8] {
-    let head = &text[..text.len().min(PREFIX_SEARCH)];
-    match head.iter().position(|&b| b == b' ') {
-        Some(end) => &text[..end],
-        None => b"ERR",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_prefix_is_the_first_word_or_err() {
-        assert_eq!(error_code(b"WRONGTYPE Operation against a key"), b"WRONGTYPE");
-        assert_eq!(error_code(b"ERR wrong number of arguments"), b"ERR");
-        assert_eq!(error_code(b"MYCODE"), b"ERR", "no space: ERR");
-        let long = [b"A".repeat(40), b" x".to_vec()].concat();
-        assert_eq!(error_code(&long), b"ERR", "no space within the first bytes");
-        let thirty = [b"B".repeat(30), b" x".to_vec()].concat();
-        assert_eq!(error_code(&thirty), &thirty[..30]);
-    }
 
     #[test]
     fn counts_by_prefix_and_transactions_command_by_command() {

@@ -89,15 +89,19 @@ impl Partition {
     ) -> Partition {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let counted = stats.clone();
-        group.script_control.set_call_counter(weir_script::CallCounter(Box::new(move |spec, failed| {
-            // A data command by its place in the table, a node command
-            // (TIME, PING) by name.
-            let index = weir_state::spec::table_index(spec)
-                .or_else(|| crate::commands::resolve(spec.name.as_bytes()).map(|r| r.index()));
-            if let Some(command) = index.and_then(|i| counted.commands.get(i)) {
-                command.record(Duration::ZERO, failed);
-            }
-        })));
+        let errors = stats.clone();
+        group.script_control.set_call_counter(weir_script::CallCounter {
+            command: Box::new(move |spec, failed| {
+                // A data command by its place in the table, a node command
+                // (TIME, PING) by name.
+                let index = weir_state::spec::table_index(spec)
+                    .or_else(|| crate::commands::resolve(spec.name.as_bytes()).map(|r| r.index()));
+                if let Some(command) = index.and_then(|i| counted.commands.get(i)) {
+                    command.record(Duration::ZERO, failed);
+                }
+            }),
+            errors: Box::new(move |code, n| errors.errors.count_code(code, n)),
+        });
         let partition = Partition {
             id: group.partition,
             raft: group.raft,
