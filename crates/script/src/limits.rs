@@ -155,7 +155,7 @@ pub struct Control {
     /// command: bounded by the command table.
     tried_calls: Mutex<Vec<(&'static CommandSpec, u64, u64)>>,
     /// The error replies of the running script's commands (see `errors`).
-    pub(crate) run_errors: Mutex<ErrorTally>,
+    run_errors: Mutex<ErrorTally>,
     /// A try's error replies, counted as `tried_calls` are.
     tried_errors: Mutex<ErrorTally>,
 }
