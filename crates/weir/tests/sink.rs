@@ -91,7 +91,9 @@ fn two_hundred_thousand_orders_sink_exactly_once_despite_two_kills() {
     let inserted = metric(http, "weir_sink_rows_total", "stream orders").expect("rows");
     let carried = metric(http, "weir_sink_client_writes_total", "stream orders").expect("client writes");
     let statements = metric(http, "weir_sink_statements_total", "stream orders").expect("statements");
-    assert!(inserted > 0.0 && inserted < ORDERS as f64 / 2.0, "the last sink inserted {inserted} rows");
+    // At most the half left at the second kill (exactly half when the kill
+    // came right at a batch boundary: CI saw 100,000).
+    assert!(inserted > 0.0 && inserted <= ORDERS as f64 / 2.0, "the last sink inserted {inserted} rows");
     assert!(carried >= inserted && statements >= 1.0, "{carried} entries in {statements} statements");
     let status = last.wait().expect("the last sink");
     assert!(status.success(), "the sink failed: {status}");
