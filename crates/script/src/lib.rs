@@ -292,8 +292,11 @@ impl Engine {
         let (ok, value) = ran?;
         let script_resp3 = self.resp3.load(Ordering::Relaxed);
         let reply = if ok { lua_to_frame(&value, script_resp3) } else { error_reply(&value, &sha) };
-        if let (Frame::Error(text), true) = (&reply, counted_error(&value)) {
-            self.control.take_back_error(text);
+        // Only an error reply looks for the mark: a table reply pays nothing.
+        if let Frame::Error(text) = &reply {
+            if counted_error(&value) {
+                self.control.take_back_error(text);
+            }
         }
         Ok(reply)
     }
