@@ -204,6 +204,10 @@ impl Conn<'_> {
             reply => reply,
         };
         match reply {
+            Reply::HangUp => {
+                self.drain().await?;
+                self.session.closing = true;
+            }
             Reply::Now(frame) if self.pending.is_empty() => {
                 self.emit(command, started, Instant::now(), &frame, logged.as_ref())?
             }
@@ -247,6 +251,7 @@ impl Conn<'_> {
                     frame
                 }
                 Reply::Staged { .. } => Frame::error("ERR internal: a write left unproposed"),
+                Reply::HangUp => Frame::error("ERR internal: a hang-up left pending"),
             };
             self.emit(pending.command, pending.started, now, &frame, pending.logged.as_ref())?;
             if self.out.len() >= FLUSH_BYTES {

@@ -27,6 +27,9 @@ pub enum Reply {
     },
     /// A staged write's reply, from its group.
     Grouped,
+    /// No reply: the connection closes once the replies before are out
+    /// (SHUTDOWN, as Redis hangs up).
+    HangUp,
 }
 
 /// The reply to a write whose writer went away before answering it.
@@ -119,6 +122,7 @@ impl Node {
                 let kind = eval_kind(command).expect("checked");
                 self.eval(session, spec, kind, args).await
             }
+            Resolved::Server(ServerCommand::Shutdown, _, _) => commands::shutdown::run(self, &args[1..]).await,
             Resolved::Server(command, _, _) => Reply::Now(self.server_command(session, command, &args).await),
             Resolved::Data(spec, _) => self.data_command(spec, args, stage).await,
         };
@@ -173,8 +177,8 @@ impl Node {
             }
             C::Script => self.script_command(args),
             C::Changes => commands::changes::run(self, args).await,
-            C::Eval | C::EvalSha | C::EvalRo | C::EvalShaRo => {
-                Frame::error("ERR internal: EVAL reached the wrong path")
+            C::Eval | C::EvalSha | C::EvalRo | C::EvalShaRo | C::Shutdown => {
+                Frame::error("ERR internal: a command reached the wrong path")
             }
         }
     }

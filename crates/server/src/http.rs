@@ -118,6 +118,8 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
         Reply::Later(rx) => rx.await.unwrap_or_else(|_| crate::dispatch::abandoned()),
         // Not asked for (`stage` false).
         Reply::Staged { .. } | Reply::Grouped => Frame::error("ERR internal: a staged write over HTTP"),
+        // SHUTDOWN: a RESP client hears nothing; an HTTP one is told.
+        Reply::HangUp => Frame::ok(),
     };
     node.stats.record(command, started.elapsed(), &frame);
     frame

@@ -54,6 +54,8 @@ pub struct Node {
     /// Memory use and `maxmemory` (`crate::memory`).
     pub memory: Arc<crate::memory::Memory>,
     ready: AtomicBool,
+    /// Told by SHUTDOWN; `Started::serve` stops on it.
+    shutdown: tokio::sync::Notify,
     snapshots: Vec<Arc<AtomicU64>>,
     _data_dir: DataDir,
 }
@@ -65,6 +67,12 @@ impl Node {
         debug_assert!(slot < SLOT_COUNT);
         let index = usize::from(slot) * self.partitions.len() / usize::from(SLOT_COUNT);
         &self.partitions[index]
+    }
+
+    /// Stops the node as a signal would (SHUTDOWN).
+    pub fn request_shutdown(&self) {
+        // A permit is kept if `serve` is not waiting yet.
+        self.shutdown.notify_one();
     }
 
     pub fn is_ready(&self) -> bool {
@@ -96,11 +104,15 @@ pub struct Started {
 }
 
 impl Started {
-    /// Serves until `shutdown` resolves, then stops the groups and the log.
+    /// Serves until `shutdown` resolves or a client sends SHUTDOWN, then
+    /// stops the groups and the log.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
         let node = self.node.clone();
         let resp = tokio::spawn(crate::listener::accept_loop(node.clone(), self.resp));
-        shutdown.await;
+        tokio::select! {
+            _ = shutdown => {}
+            _ = node.shutdown.notified() => {}
+        }
         tracing::info!("shutting down");
         resp.abort();
         self.http.abort();
@@ -178,6 +190,7 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         http_addr,
         scripts: Default::default(),
         ready: AtomicBool::new(true),
+        shutdown: tokio::sync::Notify::new(),
         snapshots,
         _data_dir: data_dir,
     };

@@ -118,6 +118,53 @@ fn save_and_bgsave_snapshot_every_partition_and_move_lastsave() {
 }
 
 #[test]
+fn shutdown_answers_nothing_and_stops_the_node_with_every_write_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = common::start_weir(dir.path(), &["--partitions", "2"]);
+    let mut c = node.client();
+    let error = |c: &mut redis::Connection, args: &[&str]| -> String {
+        let error = redis::cmd(args[0]).arg(&args[1..]).query::<redis::Value>(c).expect_err("refused");
+        error.to_string()
+    };
+    // Refusals as in Redis 7: the node keeps serving after each.
+    assert!(error(&mut c, &["SHUTDOWN", "ABORT"]).contains("No shutdown in progress."));
+    for bad in [&["SHUTDOWN", "SAVE", "NOSAVE"][..], &["SHUTDOWN", "ABORT", "NOW"], &["SHUTDOWN", "LATER"]] {
+        assert!(error(&mut c, bad).contains("syntax error"), "{bad:?}");
+    }
+    let _: () = redis::cmd("MULTI").query(&mut c).expect("multi");
+    for refused in ["SHUTDOWN", "SAVE"] {
+        assert!(error(&mut c, &[refused]).contains("Command not allowed inside a transaction"), "{refused}");
+    }
+    let aborted = error(&mut c, &["EXEC"]);
+    assert!(aborted.contains("Transaction discarded because of previous errors"), "{aborted}");
+    // Writes pipelined before SHUTDOWN are answered; SHUTDOWN itself is
+    // not: the connection closes, and the process ends on its own.
+    let mut pipe = redis::pipe();
+    for i in 0..50 {
+        pipe.cmd("RPUSH").arg("queue").arg(i).ignore();
+    }
+    let _: () = pipe.query(&mut c).expect("writes before the shutdown");
+    let hung_up = redis::cmd("SHUTDOWN").arg("SAVE").arg("NOW").query::<redis::Value>(&mut c);
+    assert!(hung_up.is_err(), "SHUTDOWN answers nothing: {hung_up:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = node.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the node stopped after SHUTDOWN");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "a clean exit: {status}");
+    assert!(node.output().contains("SHUTDOWN from a client"), "{}", node.output());
+    let node = common::start_weir(dir.path(), &["--partitions", "2"]);
+    let mut c = node.client();
+    let kept: Vec<i64> = c.lrange("queue", 0, -1).expect("lrange");
+    assert_eq!(kept, (0..50).collect::<Vec<i64>>());
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).expect("info");
+    assert!(info.contains("weir_snapshots_built:"), "{info}");
+}
+
+#[test]
 fn expiry_lazy_and_active() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &[]);

@@ -12,6 +12,7 @@ pub mod keyspace;
 pub mod latency;
 pub mod persistence;
 pub mod scripting;
+pub mod shutdown;
 pub mod transaction;
 
 use std::sync::OnceLock;
@@ -57,6 +58,7 @@ pub enum ServerCommand {
     Save,
     Bgsave,
     Lastsave,
+    Shutdown,
 }
 
 const fn spec(
@@ -102,7 +104,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 36] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 37] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -267,6 +269,17 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 36] = [
             NONE,
             "server",
             "A container for latency diagnostics commands.",
+        ),
+    ),
+    (
+        ServerCommand::Shutdown,
+        spec(
+            "shutdown",
+            -1,
+            &["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"],
+            NONE,
+            "server",
+            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
         ),
     ),
 ];

@@ -30,7 +30,7 @@ pub async fn run(node: &Node, command: ServerCommand, args: &[Bytes]) -> Frame {
 
 /// Every partition writes a snapshot holding at least what it had applied
 /// when SAVE arrived; OK once all are written.
-async fn save(node: &Node) -> Frame {
+pub async fn save(node: &Node) -> Frame {
     for partition in &node.partitions {
         if let Err(reason) = save_partition(partition).await {
             return Frame::error(format!("ERR snapshot of partition {} failed: {reason}", partition.id));

@@ -63,6 +63,10 @@ pub fn queue(session: &mut Session, resolved: Resolved, args: Vec<Bytes>) -> Fra
                 },
             }
         }
+        // Redis's own refusal for the commands it marks so (SAVE, SHUTDOWN).
+        Resolved::Server(_, spec, _) if weir_state::spec::has_flag(spec.flags, "no_multi") => {
+            return fail(multi, Frame::error("ERR Command not allowed inside a transaction"))
+        }
         Resolved::Server(_, spec, _) => {
             return fail(multi, Frame::error(format!("ERR '{}' is not allowed inside a transaction", spec.name)))
         }
