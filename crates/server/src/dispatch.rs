@@ -165,6 +165,8 @@ impl Node {
                 commands::connection::run(self, session, command, args)
             }
             C::Client => commands::client::run(self, session, args),
+            C::Cluster => commands::cluster::run(self, session, args),
+            C::Readonly | C::Readwrite | C::Asking => commands::cluster::accept(),
             C::Slowlog => crate::slowlog::command(&self.slowlog, &args[1..]),
             C::Latency => commands::latency::run(self, args),
             C::Save | C::Bgsave | C::Lastsave => commands::persistence::run(self, command, args).await,

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// In Redis's order.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "clients",
     "memory",
@@ -17,11 +17,12 @@ const SECTIONS: [&str; 10] = [
     "cpu",
     "commandstats",
     "errorstats",
+    "cluster",
     "keyspace",
 ];
 /// Sections `INFO` (no argument) and `INFO default` show.
-const DEFAULT_SECTIONS: [&str; 9] =
-    ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "keyspace"];
+const DEFAULT_SECTIONS: [&str; 10] =
+    ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "cluster", "keyspace"];
 
 pub fn render(node: &Node, args: &[Bytes]) -> String {
     let wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
@@ -51,6 +52,8 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
             "cpu" => cpu(&mut out),
             "keyspace" => keyspace(node, &mut out),
             "errorstats" => errorstats(node, &mut out),
+            // A cluster of one (`crate::commands::cluster`).
+            "cluster" => line(&mut out, "cluster_enabled", 1),
             _ => crate::commands::introspection::commandstats(node, &mut out),
         }
     }
@@ -65,7 +68,7 @@ fn server(node: &Node, out: &mut String) {
     let uptime = node.stats.started.elapsed().as_secs();
     line(out, "redis_version", REDIS_COMPAT_VERSION);
     line(out, "weir_version", env!("CARGO_PKG_VERSION"));
-    line(out, "redis_mode", "standalone");
+    line(out, "redis_mode", "cluster");
     line(out, "os", std::env::consts::OS);
     line(out, "arch_bits", usize::BITS);
     line(out, "process_id", std::process::id());

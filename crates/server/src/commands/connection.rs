@@ -21,7 +21,8 @@ pub fn run(node: &Node, session: &mut Session, command: ServerCommand, args: &[B
         ServerCommand::Select => match super::parse_i64(&args[1]) {
             None => super::not_an_integer(),
             Some(0) => Frame::ok(),
-            Some(_) => Frame::error("ERR DB index is out of range"),
+            // A cluster of one has database 0 only, as a Redis Cluster node.
+            Some(_) => Frame::error("ERR SELECT is not allowed in cluster mode"),
         },
         ServerCommand::Quit => {
             session.closing = true;
@@ -104,7 +105,7 @@ fn hello_reply(id: u64, version: Version) -> Frame {
         pair("version", Frame::bulk(REDIS_COMPAT_VERSION)),
         pair("proto", Frame::Integer(proto)),
         pair("id", Frame::Integer(id as i64)),
-        pair("mode", Frame::bulk("standalone")),
+        pair("mode", Frame::bulk("cluster")),
         pair("role", Frame::bulk("master")),
         pair("modules", Frame::Array(Vec::new())),
     ])

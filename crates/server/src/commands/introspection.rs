@@ -158,7 +158,7 @@ fn config_values(node: &Node) -> Vec<(&'static str, String)> {
         ("proto-max-bulk-len", c.max_bulk_len.to_string()),
         ("client-query-buffer-limit", c.max_query_buffer.to_string()),
         ("timeout", "0".into()),
-        ("cluster-enabled", "no".into()),
+        ("cluster-enabled", "yes".into()),
         ("dir", c.dir.display().to_string()),
         ("slowlog-log-slower-than", c.slowlog_slower_than_us.to_string()),
         ("slowlog-max-len", c.slowlog_max_len.to_string()),

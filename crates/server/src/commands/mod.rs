@@ -6,6 +6,7 @@
 
 pub mod changes;
 pub mod client;
+pub mod cluster;
 pub mod connection;
 pub mod introspection;
 pub mod keyspace;
@@ -59,6 +60,10 @@ pub enum ServerCommand {
     Bgsave,
     Lastsave,
     Shutdown,
+    Cluster,
+    Readonly,
+    Readwrite,
+    Asking,
 }
 
 const fn spec(
@@ -104,7 +109,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 37] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 41] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -281,6 +286,33 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 37] = [
             "server",
             "Synchronously saves the database(s) to disk and shuts down the Redis server.",
         ),
+    ),
+    (ServerCommand::Cluster, spec("cluster", -2, &[], NONE, "cluster", "A container for Redis Cluster commands.")),
+    (
+        ServerCommand::Readonly,
+        spec(
+            "readonly",
+            1,
+            FAST,
+            NONE,
+            "cluster",
+            "Enables read-only queries for a connection to a Redis Cluster replica node.",
+        ),
+    ),
+    (
+        ServerCommand::Readwrite,
+        spec(
+            "readwrite",
+            1,
+            FAST,
+            NONE,
+            "cluster",
+            "Enables read-write queries for a connection to a Redis Cluster replica node.",
+        ),
+    ),
+    (
+        ServerCommand::Asking,
+        spec("asking", 1, &["fast"], NONE, "cluster", "Signals that a cluster client is following an -ASK redirect."),
     ),
 ];
 

@@ -40,9 +40,10 @@ fn parse(args: &[Bytes]) -> Option<Flags> {
             _ => return None,
         }
     }
-    let with_abort = flags.save || flags.nosave || flags.force || others;
-    let valid = !(flags.abort && with_abort) && !(flags.save && flags.nosave);
-    valid.then_some(flags)
+    // ABORT stands alone; SAVE and NOSAVE exclude each other.
+    let abort_with_others = flags.abort && (flags.save || flags.nosave || flags.force || others);
+    let refused = abort_with_others || (flags.save && flags.nosave);
+    (!refused).then_some(flags)
 }
 
 /// `args` without the command name. `Reply::HangUp` once the node is told
@@ -81,7 +82,8 @@ mod tests {
         assert_eq!(flags(&["NOW", "force", "Save"]), Some(Flags { save: true, force: true, ..Flags::default() }));
         assert_eq!(flags(&["nosave", "nosave"]), Some(Flags { nosave: true, ..Flags::default() }));
         assert_eq!(flags(&["abort"]), Some(Flags { abort: true, ..Flags::default() }));
-        for refused in [&["save", "nosave"][..], &["abort", "now"], &["abort", "force"], &["abort", "save"], &["later"]] {
+        for refused in [&["save", "nosave"][..], &["abort", "now"], &["abort", "force"], &["abort", "save"], &["later"]]
+        {
             assert_eq!(flags(refused), None, "{refused:?}");
         }
     }
