@@ -114,6 +114,7 @@ pub async fn serve(node: &Node, stream: TcpStream, client: Arc<ClientEntry>) {
     // Writes read before the connection ended still run, as Redis runs
     // what it read (a failed reply write can end it mid-pipeline).
     conn.pipeline.propose(node, false).await;
+    node.pubsub.unsubscribe_all(&mut conn.session.pubsub, conn.session.id);
 }
 
 /// Commands whose arguments may hold a password: never in SLOWLOG.
@@ -208,6 +209,15 @@ impl Conn<'_> {
                 self.drain().await?;
                 self.session.closing = true;
             }
+            Reply::Several(frames) => {
+                self.drain().await?;
+                let now = Instant::now();
+                for (i, frame) in frames.iter().enumerate() {
+                    // Counted once, as one command.
+                    let counted = if i == 0 { command } else { None };
+                    self.emit(counted, started, now, frame, logged.as_ref().filter(|_| i == 0))?;
+                }
+            }
             Reply::Now(frame) if self.pending.is_empty() => {
                 self.emit(command, started, Instant::now(), &frame, logged.as_ref())?
             }
@@ -251,7 +261,7 @@ impl Conn<'_> {
                     frame
                 }
                 Reply::Staged { .. } => Frame::error("ERR internal: a write left unproposed"),
-                Reply::HangUp => Frame::error("ERR internal: a hang-up left pending"),
+                Reply::HangUp | Reply::Several(_) => Frame::error("ERR internal: a local reply left pending"),
             };
             self.emit(pending.command, pending.started, now, &frame, pending.logged.as_ref())?;
             if self.out.len() >= FLUSH_BYTES {
@@ -290,12 +300,50 @@ impl Conn<'_> {
         self.node.slowlog.push(took, args, addr, String::from_utf8_lossy(&name).into_owned());
     }
 
-    /// Reads more input; false once the client has gone.
+    /// Reads more input; false once the client has gone. A subscribed
+    /// connection writes out its messages while it waits.
     async fn read_more(&mut self) -> bool {
         if self.input.capacity() - self.input.len() < READ_CHUNK {
             self.input.reserve(READ_CHUNK);
         }
-        matches!(self.reader.read_buf(&mut self.input).await, Ok(n) if n > 0)
+        if !self.session.pubsub.active() {
+            return matches!(self.reader.read_buf(&mut self.input).await, Ok(n) if n > 0);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                message = self.session.pubsub.next_message() => match message {
+                    Some(message) => {
+                        if self.deliver(message).await.is_err() {
+                            return false;
+                        }
+                    }
+                    None => {
+                        tracing::debug!(client = self.session.id, "subscriber's mailbox overflowed: closing");
+                        return false;
+                    }
+                },
+                read = self.reader.read_buf(&mut self.input) => {
+                    // Messages published before these commands go first.
+                    while let Some(message) = self.session.pubsub.try_message() {
+                        encode(&message, self.session.version, &mut self.out);
+                    }
+                    return matches!(read, Ok(n) if n > 0);
+                }
+            }
+        }
+    }
+
+    /// Writes out `message` and whatever else waits, up to `FLUSH_BYTES`.
+    async fn deliver(&mut self, message: Frame) -> Result<(), String> {
+        encode(&message, self.session.version, &mut self.out);
+        while self.out.len() < FLUSH_BYTES {
+            match self.session.pubsub.try_message() {
+                Some(message) => encode(&message, self.session.version, &mut self.out),
+                None => break,
+            }
+        }
+        self.write_out().await
     }
 
     /// Awaits a blocking call's reply while watching the socket: a client

@@ -30,6 +30,8 @@ pub enum Reply {
     /// No reply: the connection closes once the replies before are out
     /// (SHUTDOWN, as Redis hangs up).
     HangUp,
+    /// Several replies to one command, in order (SUBSCRIBE's confirmations).
+    Several(Vec<Frame>),
 }
 
 /// The reply to a write whose writer went away before answering it.
@@ -103,6 +105,11 @@ impl Node {
             self.reject(Some(resolved));
             return (None, Reply::Now(commands::wrong_arity(resolved.spec())));
         }
+        if session.version == weir_protocol::Version::Resp2 && session.pubsub.active() && !resumable(resolved) {
+            transaction::flag_error(session);
+            self.reject(Some(resolved));
+            return (None, Reply::Now(commands::pubsub::refused_while_subscribed(&full_name(resolved.spec(), &args))));
+        }
         if self.memory.over_limit() && grows_memory(resolved) {
             transaction::flag_error(session);
             self.reject(Some(resolved));
@@ -123,6 +130,9 @@ impl Node {
                 self.eval(session, spec, kind, args).await
             }
             Resolved::Server(ServerCommand::Shutdown, _, _) => commands::shutdown::run(self, &args[1..]).await,
+            Resolved::Server(command, _, _) if is_pubsub(command) => {
+                commands::pubsub::run(self, session, command, &args)
+            }
             Resolved::Server(command, _, _) => Reply::Now(self.server_command(session, command, &args).await),
             Resolved::Data(spec, _) => self.data_command(spec, args, stage).await,
         };
@@ -182,7 +192,43 @@ impl Node {
             C::Eval | C::EvalSha | C::EvalRo | C::EvalShaRo | C::Shutdown => {
                 Frame::error("ERR internal: a command reached the wrong path")
             }
+            C::Subscribe | C::Unsubscribe | C::Psubscribe | C::Punsubscribe | C::Ssubscribe | C::Sunsubscribe => {
+                Frame::error("ERR internal: a command reached the wrong path")
+            }
+            C::Publish | C::Spublish | C::Pubsub => Frame::error("ERR internal: a command reached the wrong path"),
         }
+    }
+}
+
+/// Whether a RESP2 connection may run `resolved` while subscribed.
+fn resumable(resolved: Resolved) -> bool {
+    matches!(resolved, Resolved::Server(command, _, _) if commands::pubsub::allowed_while_subscribed(command))
+}
+
+fn is_pubsub(command: ServerCommand) -> bool {
+    use ServerCommand as C;
+    matches!(
+        command,
+        C::Subscribe
+            | C::Unsubscribe
+            | C::Psubscribe
+            | C::Punsubscribe
+            | C::Ssubscribe
+            | C::Sunsubscribe
+            | C::Publish
+            | C::Spublish
+            | C::Pubsub
+    )
+}
+
+/// A command's full name as Redis names it in errors: `pubsub|numsub` for
+/// a container's subcommand.
+fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
+    match args.get(1) {
+        Some(sub) if spec.summary.starts_with("A container for") => {
+            format!("{}|{}", spec.name, String::from_utf8_lossy(sub).to_lowercase())
+        }
+        _ => spec.name.to_string(),
     }
 }
 

@@ -120,6 +120,7 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
         Reply::Staged { .. } | Reply::Grouped => Frame::error("ERR internal: a staged write over HTTP"),
         // SHUTDOWN: a RESP client hears nothing; an HTTP one is told.
         Reply::HangUp => Frame::ok(),
+        Reply::Several(frames) => Frame::Array(frames),
     };
     node.stats.record(command, started.elapsed(), &frame);
     frame

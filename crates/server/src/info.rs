@@ -136,6 +136,10 @@ fn stats(node: &Node, out: &mut String) {
     line(out, "total_commands_processed", c.commands.iter().map(|s| s.calls).sum::<u64>());
     line(out, "rejected_connections", c.connections_rejected);
     line(out, "expired_keys", c.expired_keys);
+    use crate::pubsub::Kind;
+    line(out, "pubsub_channels", node.pubsub.count(Kind::Channel));
+    line(out, "pubsub_patterns", node.pubsub.count(Kind::Pattern));
+    line(out, "pubsubshard_channels", node.pubsub.count(Kind::Shard));
     line(out, "weir_scripts_read", c.scripts_read);
     // Error replies to a primary or from the log: weir has neither.
     line(out, "unexpected_error_replies", 0);

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod node;
 pub mod partition;
 pub mod pipeline;
+pub mod pubsub;
 pub mod session;
 pub mod slowlog;
 pub mod stats;

@@ -53,6 +53,8 @@ pub struct Node {
     pub slowlog: crate::slowlog::SlowLog,
     /// Memory use and `maxmemory` (`crate::memory`).
     pub memory: Arc<crate::memory::Memory>,
+    /// Who listens to which channel (`crate::pubsub`).
+    pub pubsub: crate::pubsub::PubSub,
     ready: AtomicBool,
     /// Told by SHUTDOWN; `Started::serve` stops on it.
     shutdown: tokio::sync::Notify,
@@ -191,6 +193,7 @@ pub async fn start(config: NodeConfig) -> Result<Started, NodeError> {
         scripts: Default::default(),
         ready: AtomicBool::new(true),
         shutdown: tokio::sync::Notify::new(),
+        pubsub: Default::default(),
         snapshots,
         _data_dir: data_dir,
     };

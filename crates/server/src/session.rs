@@ -43,6 +43,8 @@ pub struct Session {
     /// No earlier command of this connection awaits its reply (its writes
     /// are applied): set by the connection before each command.
     pub settled: bool,
+    /// Channels and patterns subscribed, and the mailbox (`crate::pubsub`).
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 impl Session {
@@ -59,6 +61,7 @@ impl Session {
             answered_at: None,
             returning: false,
             settled: false,
+            pubsub: Default::default(),
         }
     }
 

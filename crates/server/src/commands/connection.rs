@@ -15,7 +15,8 @@ const NO_PASSWORD: &str = "ERR AUTH <password> called without any password confi
 
 pub fn run(node: &Node, session: &mut Session, command: ServerCommand, args: &[Bytes]) -> Frame {
     match command {
-        ServerCommand::Ping | ServerCommand::Echo => local_reply(node, args),
+        ServerCommand::Ping => super::pubsub::subscribed_ping(session, args).unwrap_or_else(|| local_reply(node, args)),
+        ServerCommand::Echo => local_reply(node, args),
         ServerCommand::Hello => hello(node, session, &args[1..]),
         ServerCommand::Auth => auth(node, session, &args[1..]),
         ServerCommand::Select => match super::parse_i64(&args[1]) {
@@ -29,6 +30,7 @@ pub fn run(node: &Node, session: &mut Session, command: ServerCommand, args: &[B
             Frame::ok()
         }
         ServerCommand::Reset => {
+            node.pubsub.unsubscribe_all(&mut session.pubsub, session.id);
             session.multi = None;
             session.unwatch();
             session.version = Version::Resp2;

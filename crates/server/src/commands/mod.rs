@@ -12,6 +12,7 @@ pub mod introspection;
 pub mod keyspace;
 pub mod latency;
 pub mod persistence;
+pub mod pubsub;
 pub mod scripting;
 pub mod shutdown;
 pub mod transaction;
@@ -64,6 +65,15 @@ pub enum ServerCommand {
     Readonly,
     Readwrite,
     Asking,
+    Subscribe,
+    Unsubscribe,
+    Psubscribe,
+    Punsubscribe,
+    Ssubscribe,
+    Sunsubscribe,
+    Publish,
+    Spublish,
+    Pubsub,
 }
 
 const fn spec(
@@ -109,7 +119,7 @@ const SCRIPT_FLAGS: &[&str] =
     &["noscript", "stale", "skip-monitor", "may-replicate", "no-mandatory-keys", "movablekeys"];
 const SCRIPT_RO_FLAGS: &[&str] = &["noscript", "stale", "skip-monitor", "no-mandatory-keys", "movablekeys", "readonly"];
 
-pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 41] = [
+pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 50] = [
     (ServerCommand::Ping, spec("ping", -1, FAST, NONE, "connection", "Returns the server's liveliness response.")),
     (ServerCommand::Echo, spec("echo", 2, FAST, NONE, "connection", "Returns the given string.")),
     (ServerCommand::Hello, spec("hello", -1, NOAUTH, NONE, "connection", "Handshakes with the server.")),
@@ -314,7 +324,58 @@ pub static SERVER_COMMANDS: [(ServerCommand, CommandSpec); 41] = [
         ServerCommand::Asking,
         spec("asking", 1, &["fast"], NONE, "cluster", "Signals that a cluster client is following an -ASK redirect."),
     ),
+    (
+        ServerCommand::Subscribe,
+        spec("subscribe", -2, SUBSCRIBE, NONE, "pubsub", "Listens for messages published to channels."),
+    ),
+    (
+        ServerCommand::Unsubscribe,
+        spec("unsubscribe", -1, SUBSCRIBE, NONE, "pubsub", "Stops listening to messages posted to channels."),
+    ),
+    (
+        ServerCommand::Psubscribe,
+        spec(
+            "psubscribe",
+            -2,
+            SUBSCRIBE,
+            NONE,
+            "pubsub",
+            "Listens for messages published to channels that match one or more patterns.",
+        ),
+    ),
+    (
+        ServerCommand::Punsubscribe,
+        spec(
+            "punsubscribe",
+            -1,
+            SUBSCRIBE,
+            NONE,
+            "pubsub",
+            "Stops listening to messages published to channels that match one or more patterns.",
+        ),
+    ),
+    (
+        ServerCommand::Ssubscribe,
+        spec("ssubscribe", -2, SUBSCRIBE, (1, -1, 1), "pubsub", "Listens for messages published to shard channels."),
+    ),
+    (
+        ServerCommand::Sunsubscribe,
+        spec(
+            "sunsubscribe",
+            -1,
+            SUBSCRIBE,
+            (1, -1, 1),
+            "pubsub",
+            "Stops listening to messages posted to shard channels.",
+        ),
+    ),
+    (ServerCommand::Publish, spec("publish", 3, PUBLISH, NONE, "pubsub", "Posts a message to a channel.")),
+    (ServerCommand::Spublish, spec("spublish", 3, PUBLISH, (1, 1, 1), "pubsub", "Post a message to a shard channel")),
+    (ServerCommand::Pubsub, spec("pubsub", -2, &[], NONE, "pubsub", "A container for Pub/Sub commands.")),
 ];
+
+const SUBSCRIBE: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const PUBLISH: &[&str] = &["pubsub", "loading", "stale", "fast"];
 
 /// What a command name resolves to.
 #[derive(Clone, Copy)]
