@@ -6,23 +6,6 @@
 mod common;
 
 use redis::Value;
-use std::time::{Duration, Instant};
-
-/// A redis-server cluster of one, all slots assigned and the state ok.
-fn redis_cluster_of_one() -> common::RedisServer {
-    let redis = common::start_redis(&["--cluster-enabled", "yes"]);
-    let mut c = redis.client();
-    let _: () = redis::cmd("CLUSTER").arg("ADDSLOTSRANGE").arg(0).arg(16383).query(&mut c).expect("addslots");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).expect("cluster info");
-        if info.contains("cluster_state:ok") {
-            return redis;
-        }
-        assert!(Instant::now() < deadline, "redis-server's cluster of one is ok: {info}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Where a server names itself: its id, ip and port, replaced by markers
 /// so that two servers' slot maps compare.
@@ -87,7 +70,7 @@ impl Identity {
 fn cluster_replies_match_a_redis_cluster_of_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &["--partitions", "4"]);
-    let redis = redis_cluster_of_one();
+    let redis = common::redis_cluster_of_one();
     let mut lines: Vec<String> = [
         "CLUSTER INFO",
         "CLUSTER SLOTS",

@@ -284,3 +284,19 @@ pub fn replies(
         })
         .collect()
 }
+
+/// A redis-server cluster of one, all slots assigned and the state ok.
+pub fn redis_cluster_of_one() -> RedisServer {
+    let redis = start_redis(&["--cluster-enabled", "yes"]);
+    let mut c = redis.client();
+    let _: () = redis::cmd("CLUSTER").arg("ADDSLOTSRANGE").arg(0).arg(16383).query(&mut c).expect("addslots");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).expect("cluster info");
+        if info.contains("cluster_state:ok") {
+            return redis;
+        }
+        assert!(Instant::now() < deadline, "redis-server's cluster of one is ok: {info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
