@@ -130,7 +130,7 @@ impl Node {
                 self.eval(session, spec, kind, args).await
             }
             Resolved::Server(ServerCommand::Shutdown, _, _) => commands::shutdown::run(self, &args[1..]).await,
-            Resolved::Server(command, _, _) if is_pubsub(command) => {
+            Resolved::Server(command, _, _) if commands::pubsub::handles(command) => {
                 commands::pubsub::run(self, session, command, &args)
             }
             Resolved::Server(command, _, _) => Reply::Now(self.server_command(session, command, &args).await),
@@ -203,22 +203,6 @@ impl Node {
 /// Whether a RESP2 connection may run `resolved` while subscribed.
 fn resumable(resolved: Resolved) -> bool {
     matches!(resolved, Resolved::Server(command, _, _) if commands::pubsub::allowed_while_subscribed(command))
-}
-
-fn is_pubsub(command: ServerCommand) -> bool {
-    use ServerCommand as C;
-    matches!(
-        command,
-        C::Subscribe
-            | C::Unsubscribe
-            | C::Psubscribe
-            | C::Punsubscribe
-            | C::Ssubscribe
-            | C::Sunsubscribe
-            | C::Publish
-            | C::Spublish
-            | C::Pubsub
-    )
 }
 
 /// A command's full name as Redis names it in errors: `pubsub|numsub` for

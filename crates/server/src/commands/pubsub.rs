@@ -31,21 +31,22 @@ const HELP: &[&str] = &[
     "    Print this help.",
 ];
 
+/// The SUBSCRIBE family (and their UNSUBSCRIBEs).
+fn subscribes(command: ServerCommand) -> bool {
+    use ServerCommand as C;
+    matches!(command, C::Subscribe | C::Unsubscribe | C::Psubscribe | C::Punsubscribe | C::Ssubscribe | C::Sunsubscribe)
+}
+
+/// The commands this module runs.
+pub fn handles(command: ServerCommand) -> bool {
+    use ServerCommand as C;
+    subscribes(command) || matches!(command, C::Publish | C::Spublish | C::Pubsub)
+}
+
 /// The commands a RESP2 connection may send while subscribed.
 pub fn allowed_while_subscribed(command: ServerCommand) -> bool {
     use ServerCommand as C;
-    matches!(
-        command,
-        C::Subscribe
-            | C::Unsubscribe
-            | C::Psubscribe
-            | C::Punsubscribe
-            | C::Ssubscribe
-            | C::Sunsubscribe
-            | C::Ping
-            | C::Quit
-            | C::Reset
-    )
+    subscribes(command) || matches!(command, C::Ping | C::Quit | C::Reset)
 }
 
 /// Redis's refusal of `name` (the full name: `pubsub|numsub`) on a RESP2
