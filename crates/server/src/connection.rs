@@ -310,8 +310,8 @@ impl Conn<'_> {
             return matches!(self.reader.read_buf(&mut self.input).await, Ok(n) if n > 0);
         }
         loop {
+            // Unbiased, so a flood of messages cannot starve the socket.
             tokio::select! {
-                biased;
                 message = self.session.pubsub.next_message() => match message {
                     Some(message) => {
                         if self.deliver(message).await.is_err() {

@@ -189,13 +189,21 @@ impl Node {
             }
             C::Script => self.script_command(args),
             C::Changes => commands::changes::run(self, args).await,
-            C::Eval | C::EvalSha | C::EvalRo | C::EvalShaRo | C::Shutdown => {
-                Frame::error("ERR internal: a command reached the wrong path")
-            }
-            C::Subscribe | C::Unsubscribe | C::Psubscribe | C::Punsubscribe | C::Ssubscribe | C::Sunsubscribe => {
-                Frame::error("ERR internal: a command reached the wrong path")
-            }
-            C::Publish | C::Spublish | C::Pubsub => Frame::error("ERR internal: a command reached the wrong path"),
+            // Run by `execute` itself.
+            C::Eval
+            | C::EvalSha
+            | C::EvalRo
+            | C::EvalShaRo
+            | C::Shutdown
+            | C::Subscribe
+            | C::Unsubscribe
+            | C::Psubscribe
+            | C::Punsubscribe
+            | C::Ssubscribe
+            | C::Sunsubscribe
+            | C::Publish
+            | C::Spublish
+            | C::Pubsub => Frame::error("ERR internal: a command reached the wrong path"),
         }
     }
 }

@@ -112,6 +112,8 @@ async fn run(node: &Node, args: Vec<Bytes>) -> Frame {
     let started = std::time::Instant::now();
     let resolved = args.first().and_then(|name| crate::commands::resolve(name));
     let (command, reply) = node.execute(&mut session, resolved, args, false).await;
+    // A request is its own connection: what it subscribed to ends with it.
+    node.pubsub.unsubscribe_all(&mut session.pubsub, session.id);
     node.clients.unregister(client.id);
     let frame = match reply {
         Reply::Now(frame) => frame,

@@ -159,6 +159,20 @@ fn a_pubsub_client_receives_every_message_in_order() {
 }
 
 #[test]
+fn a_subscription_over_http_ends_with_its_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::start_weir(dir.path(), &[]);
+    let (status, body) = common::http(node.http, "POST", "/v1/command", &[], r#"["SUBSCRIBE","alerts","news"]"#);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("alerts") && body.contains("news"), "the confirmations: {body}");
+    let mut c = node.client();
+    let counts: Vec<Value> = redis::cmd("PUBSUB").arg("NUMSUB").arg("alerts").query(&mut c).expect("numsub");
+    assert_eq!(counts[1], Value::Int(0), "nothing left subscribed");
+    let receivers: i64 = redis::cmd("PUBLISH").arg("alerts").arg("x").query(&mut c).expect("publish");
+    assert_eq!(receivers, 0);
+}
+
+#[test]
 fn a_subscriber_that_stops_reading_is_cut_off_not_buffered_without_bound() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = common::start_weir(dir.path(), &["--output-stall-secs", "1"]);
