@@ -119,6 +119,11 @@ impl Subscriptions {
         }
     }
 
+    /// How many names of `kind` are held.
+    pub fn held(&self, kind: Kind) -> usize {
+        self.set(kind).len()
+    }
+
     /// The names held of `kind`, for an unsubscribe from all.
     pub fn names(&self, kind: Kind) -> Vec<Bytes> {
         self.set(kind).iter().cloned().collect()

@@ -78,6 +78,14 @@ impl Session {
         self.returning
     }
 
+    /// Shows this connection's subscriptions in CLIENT LIST.
+    pub fn subscriptions_changed(&self) {
+        use crate::pubsub::Kind;
+        for (slot, kind) in self.client.subscriptions.iter().zip([Kind::Channel, Kind::Pattern, Kind::Shard]) {
+            slot.store(self.pubsub.held(kind), Relaxed);
+        }
+    }
+
     pub fn unwatch(&mut self) {
         self.watches.clear();
         self.watch_slot = None;
@@ -104,6 +112,9 @@ pub struct ClientEntry {
     /// Index of the last command in the node's command table.
     pub last_command: AtomicUsize,
     pub resp: AtomicU64,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST's
+    /// `sub`, `psub`, `ssub`), copied from the session after each change.
+    pub subscriptions: [AtomicUsize; 3],
 }
 
 impl ClientEntry {
@@ -150,6 +161,7 @@ impl Clients {
             last_active_ms: AtomicU64::new(0),
             last_command: AtomicUsize::new(usize::MAX),
             resp: AtomicU64::new(2),
+            subscriptions: Default::default(),
         });
         if let Ok(mut entries) = self.entries.lock() {
             entries.insert(id, entry.clone());

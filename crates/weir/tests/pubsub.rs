@@ -141,6 +141,9 @@ fn a_pubsub_client_receives_every_message_in_order() {
     pubsub.psubscribe("likes:*").expect("psubscribe");
     pubsub.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let mut publisher = node.client();
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut publisher).expect("client list");
+    let line = clients.lines().find(|l| l.contains("flags=P")).expect("the subscriber is listed as one");
+    assert!(line.contains(" sub=1 psub=1 ssub=0 "), "{line}");
     for i in 0..1000 {
         let receivers: i64 = redis::cmd("PUBLISH").arg("likes:post:7").arg(i).query(&mut publisher).expect("publish");
         assert_eq!(receivers, 2, "the channel and the pattern");

@@ -77,8 +77,11 @@ fn describe(client: &ClientEntry) -> String {
     let idle_ms = (client.created.elapsed().as_millis() as u64).saturating_sub(client.last_active_ms.load(Relaxed));
     let last = client.last_command.load(Relaxed);
     let cmd = super::all_specs().nth(last).map(|s| s.name).unwrap_or("NULL");
+    let [sub, psub, ssub] = client.subscriptions.each_ref().map(|n| n.load(Relaxed));
+    // Redis's flags: P for a subscriber, N for none.
+    let flags = if sub + psub + ssub > 0 { "P" } else { "N" };
     format!(
-        "id={} addr={addr} laddr={laddr} fd=-1 name={} age={age} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={addr} laddr={laddr} fd=-1 name={} age={age} idle={} flags={flags} db=0 sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
         client.id,
         text(&meta.name),
         idle_ms / 1000,

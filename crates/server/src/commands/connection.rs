@@ -31,6 +31,7 @@ pub fn run(node: &Node, session: &mut Session, command: ServerCommand, args: &[B
         }
         ServerCommand::Reset => {
             node.pubsub.unsubscribe_all(&mut session.pubsub, session.id);
+            session.subscriptions_changed();
             session.multi = None;
             session.unwatch();
             session.version = Version::Resp2;

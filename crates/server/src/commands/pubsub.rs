@@ -68,6 +68,14 @@ pub fn subscribed_ping(session: &Session, args: &[Bytes]) -> Option<Frame> {
 }
 
 pub fn run(node: &Node, session: &mut Session, command: ServerCommand, args: &[Bytes]) -> Reply {
+    let reply = dispatch(node, session, command, args);
+    if subscribes(command) {
+        session.subscriptions_changed();
+    }
+    reply
+}
+
+fn dispatch(node: &Node, session: &mut Session, command: ServerCommand, args: &[Bytes]) -> Reply {
     use ServerCommand as C;
     match command {
         C::Subscribe => Reply::Several(subscribe(node, session, Kind::Channel, &args[1..])),
