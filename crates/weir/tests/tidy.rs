@@ -82,3 +82,17 @@ fn architecture_names_every_crate() {
         assert!(map.contains(&format!("`{path}`")), "ARCHITECTURE.md does not map {path}");
     }
 }
+
+/// `scripts/bench-floor.sh` builds weir with this patch: it must keep
+/// applying as the code it touches changes.
+#[test]
+fn the_floor_patch_still_applies() {
+    let patch = workspace().join("scripts/floor/answer-writes-at-once.patch");
+    let out = std::process::Command::new("git")
+        .args(["apply", "--check"])
+        .arg(&patch)
+        .current_dir(workspace())
+        .output()
+        .expect("git runs (the tests run in a checkout)");
+    assert!(out.status.success(), "{} no longer applies: {}", patch.display(), String::from_utf8_lossy(&out.stderr));
+}
