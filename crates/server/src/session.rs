@@ -23,6 +23,9 @@ pub struct Multi {
     pub slot: Option<u16>,
     /// A queuing error happened: EXEC answers EXECABORT.
     pub aborted: bool,
+    /// A command was queued for another slot than those before it (or the
+    /// watched keys'): EXEC answers CROSSSLOT, as a Redis cluster node does.
+    pub crossslot: bool,
 }
 
 /// Per-connection state; owned by the connection's task.

@@ -101,6 +101,38 @@ fn cluster_replies_match_a_redis_cluster_of_one() {
         lines.push(format!("CLUSTER KEYSLOT {{order:{}}}:{i}", i % 7));
     }
     lines.extend(["CLUSTER KEYSLOT {}x", "CLUSTER KEYSLOT x{}y{z}", "CLUSTER KEYSLOT {{a}}"].map(String::from));
+    // Transactions across slots: each command is queued, EXEC refuses the
+    // whole (before EXECABORT) and ends the transaction; a command crossing
+    // slots by itself is refused as it is queued.
+    lines.extend(
+        [
+            "MULTI",
+            "SET x 1",
+            "SET s1 2",
+            "INCR",
+            "EXEC",
+            "EXEC",
+            "WATCH {x}a",
+            "MULTI",
+            "SET x 1",
+            "PUBLISH c m",
+            "SPUBLISH {x}c m",
+            "EXEC",
+            "MULTI",
+            "SET x 2",
+            "MSET a 1 b 2",
+            "EXEC",
+            "MULTI",
+            "SET {s1}a 1",
+            "SET s1 3",
+            "SPUBLISH x m",
+            "EXEC",
+            "GET x",
+            "GET s1",
+            "EXEC",
+        ]
+        .map(String::from),
+    );
     for protocol in ["resp2", "resp3"] {
         let url = |base: String| format!("{base}?protocol={protocol}");
         let mut ours = redis::Client::open(url(node.url())).expect("client").get_connection().expect("connect");

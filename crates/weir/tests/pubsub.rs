@@ -114,6 +114,16 @@ fn script(addr: SocketAddr) -> Vec<String> {
     }
     seen.extend(b.call("PUBLISH c1 z", 1));
     seen.push(c.frame());
+    // Queued publishes go out at EXEC, after the writes; none if it aborts.
+    for line in ["MULTI", "SET {s1}k v", "PUBLISH c1 queued", "SPUBLISH s1 shard", "PING", "EXEC", "WATCH {s1}k"] {
+        seen.extend(b.call(line, 1));
+    }
+    seen.push(c.frame());
+    seen.extend(a.call("SET {s1}k w", 1));
+    for line in ["MULTI", "PUBLISH c1 lost", "EXEC", "MULTI", "SET x 1", "SPUBLISH s1 y", "EXEC", "PUBLISH c1 after"] {
+        seen.extend(b.call(line, 1));
+    }
+    seen.push(c.frame());
     seen.extend(c.call("RESET", 1));
     seen.extend(b.call("PUBSUB NUMSUB c1", 1));
     seen

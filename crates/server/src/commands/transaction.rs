@@ -1,10 +1,13 @@
 //! MULTI/EXEC/DISCARD/WATCH/UNWATCH.
 //!
 //! A transaction's data commands must share one slot (with the watched
-//! keys), so the whole transaction is one item in one partition's batch: it
+//! keys; else EXEC answers CROSSSLOT, as on a Redis cluster node), so the whole transaction is one item in one partition's batch: it
 //! is atomic, costs one log entry, and the watch check runs at apply time on
 //! the partition's single writer. Watched keys are remembered with the
-//! version they had; EXEC aborts if any version moved.
+//! version they had; EXEC aborts if any version moved. PUBLISH and
+//! SPUBLISH may be queued: they publish once the transaction's writes are
+//! durable and applied, so a subscriber never hears of a write it could
+//! not yet read, and not at all when EXEC aborts.
 
 use super::{Resolved, ServerCommand};
 use crate::dispatch::{command_slot, CROSSSLOT};
@@ -18,6 +21,10 @@ use weir_state::key_slot;
 /// Keyless commands that may be queued: they run on the node at EXEC and
 /// their replies are spliced in order.
 const LOCAL_IN_MULTI: [ServerCommand; 3] = [ServerCommand::Ping, ServerCommand::Echo, ServerCommand::Time];
+
+/// Published once the transaction's writes are durable (and not at all if
+/// a watched key moved), in the order queued, as Redis publishes at EXEC.
+const PUBLISH_IN_MULTI: [ServerCommand; 2] = [ServerCommand::Publish, ServerCommand::Spublish];
 
 /// Commands that act on the transaction itself rather than being queued.
 pub fn runs_inside_multi(resolved: Resolved) -> bool {
@@ -53,8 +60,11 @@ pub fn queue(session: &mut Session, resolved: Resolved, args: Vec<Bytes>) -> Fra
             Err(error) => return fail(multi, error),
         },
         Resolved::Server(command, _, _) if LOCAL_IN_MULTI.contains(&command) => None,
-        // A keyless script may run on whichever partition the rest uses.
-        Resolved::Server(command, spec, _) if crate::dispatch::eval_kind(command).is_some() => {
+        // A keyless script may run on whichever partition the rest uses; a
+        // shard channel is a key, as on a cluster node.
+        Resolved::Server(command, spec, _)
+            if crate::dispatch::eval_kind(command).is_some() || PUBLISH_IN_MULTI.contains(&command) =>
+        {
             match spec.key_indexes(&args).next() {
                 None => None,
                 Some(_) => match command_slot(spec, &args) {
@@ -72,11 +82,12 @@ pub fn queue(session: &mut Session, resolved: Resolved, args: Vec<Bytes>) -> Fra
         }
     };
     if let Some(slot) = slot {
-        let expected = multi.slot.or(watch_slot);
-        if expected.is_some_and(|s| s != slot) {
-            return fail(multi, Frame::error(CROSSSLOT));
+        // Each command is queued; the transaction as a whole is refused at
+        // EXEC, as a Redis cluster node refuses it.
+        match multi.slot.or(watch_slot) {
+            Some(expected) if expected != slot => multi.crossslot = true,
+            _ => multi.slot = Some(slot),
         }
-        multi.slot = Some(slot);
     }
     multi.commands.push(args);
     Frame::simple("QUEUED")
@@ -137,6 +148,9 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
     let Some(multi) = session.multi.take() else { return Frame::error("ERR EXEC without MULTI") };
     let watches = std::mem::take(&mut session.watches);
     let watch_slot = session.watch_slot.take();
+    if multi.crossslot {
+        return Frame::error(CROSSSLOT);
+    }
     if multi.aborted {
         return Frame::error("EXECABORT Transaction discarded because of previous errors.");
     }
@@ -144,17 +158,18 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
     if node.memory.over_limit() && multi.commands.iter().any(grows) {
         return Frame::error(format!("EXECABORT Transaction discarded because of: {}", crate::memory::OOM));
     }
-    let mut is_data = Vec::with_capacity(multi.commands.len());
+    let mut order = Vec::with_capacity(multi.commands.len());
     let mut slots = Vec::with_capacity(multi.commands.len());
-    let (mut data, mut local) = (Vec::new(), Vec::new());
+    let mut data = Vec::new();
     for args in multi.commands {
         let resolved = super::resolve(&args[0]);
         slots.push(resolved.map(|r| r.index()));
-        let queued = at_exec(node, session, resolved, args);
-        is_data.push(matches!(queued, Queued::Partition(_)));
-        match queued {
-            Queued::Partition(args) => data.push(args),
-            Queued::Local(reply) => local.push(reply),
+        match at_exec(node, session, resolved, args) {
+            Queued::Partition(args) => {
+                data.push(args);
+                order.push(Queued::Partition(Vec::new()));
+            }
+            other => order.push(other),
         }
     }
     let slot = multi.slot.or(watch_slot).or_else(|| (!data.is_empty()).then_some(0));
@@ -164,11 +179,17 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
             let partition = node.partition_for_slot(slot);
             match partition.write(Proposal::Transaction { watches, commands: data }).await {
                 Frame::Array(replies) => replies,
+                // Aborted (a watched key moved) or refused: nothing published.
                 other => return other,
             }
         }
     };
-    let replies = splice(&is_data, data_replies, local);
+    let replies =
+        splice(
+            order,
+            data_replies,
+            |args, shard| Frame::Integer(node.pubsub.publish(&args[1], &args[2], shard) as i64),
+        );
     count_inner(node, &slots, &replies);
     replies
 }
@@ -186,10 +207,13 @@ fn count_inner(node: &Node, slots: &[Option<usize>], replies: &Frame) {
     }
 }
 
-/// A queued command as EXEC runs it: on the partition, or answered here.
+/// A queued command as EXEC runs it: on the partition, answered here, or
+/// published after the partition's writes.
 enum Queued {
     Partition(Vec<Bytes>),
     Local(Frame),
+    /// The command's arguments, and whether the channel is a shard's.
+    Publish(Vec<Bytes>, bool),
 }
 
 /// Keyless commands answer on the node; a script is resolved now (EVALSHA
@@ -197,6 +221,8 @@ enum Queued {
 fn at_exec(node: &Node, session: &Session, resolved: Option<Resolved>, args: Vec<Bytes>) -> Queued {
     match resolved {
         Some(Resolved::Data(..)) => Queued::Partition(args),
+        Some(Resolved::Server(ServerCommand::Publish, _, _)) => Queued::Publish(args, false),
+        Some(Resolved::Server(ServerCommand::Spublish, _, _)) => Queued::Publish(args, true),
         Some(Resolved::Server(command, spec, _)) => match crate::dispatch::eval_kind(command) {
             Some(kind) => match node.prepare_eval(session, spec, kind, &args) {
                 Ok((_, call, _)) => Queued::Partition(call.to_command()),
@@ -208,17 +234,16 @@ fn at_exec(node: &Node, session: &Session, resolved: Option<Resolved>, args: Vec
     }
 }
 
-/// Puts the partition's replies and the local commands' replies back in the
-/// order the commands were queued.
-fn splice(is_data: &[bool], data_replies: Vec<Frame>, local_replies: Vec<Frame>) -> Frame {
+/// The replies in the order the commands were queued: the partition's in
+/// turn, the local ones as answered, and each publish made now, in order.
+fn splice(order: Vec<Queued>, data_replies: Vec<Frame>, mut publish: impl FnMut(&[Bytes], bool) -> Frame) -> Frame {
     let mut data = data_replies.into_iter();
-    let mut local = local_replies.into_iter();
-    let mut out = Vec::with_capacity(is_data.len());
-    for &from_partition in is_data {
-        let next = if from_partition { data.next() } else { local.next() };
-        out.push(next.unwrap_or_else(|| Frame::error("ERR internal: transaction reply missing")));
-    }
-    Frame::Array(out)
+    let replies = order.into_iter().map(|queued| match queued {
+        Queued::Partition(_) => data.next().unwrap_or_else(|| Frame::error("ERR internal: transaction reply missing")),
+        Queued::Local(reply) => reply,
+        Queued::Publish(args, shard) => publish(&args, shard),
+    });
+    Frame::Array(replies.collect())
 }
 
 #[cfg(test)]
@@ -227,12 +252,21 @@ mod tests {
 
     #[test]
     fn splice_keeps_queue_order() {
-        let replies = splice(
-            &[true, false, true, false],
-            vec![Frame::Integer(1), Frame::Integer(2)],
-            vec![Frame::simple("PONG"), Frame::bulk("hi")],
-        );
-        let expected = vec![Frame::Integer(1), Frame::simple("PONG"), Frame::Integer(2), Frame::bulk("hi")];
+        let order = vec![
+            Queued::Partition(Vec::new()),
+            Queued::Local(Frame::simple("PONG")),
+            Queued::Publish(vec![Bytes::from("PUBLISH"), Bytes::from("c"), Bytes::from("m")], false),
+            Queued::Partition(Vec::new()),
+            Queued::Publish(vec![Bytes::from("SPUBLISH"), Bytes::from("s"), Bytes::from("n")], true),
+        ];
+        let mut published = Vec::new();
+        let replies = splice(order, vec![Frame::Integer(1), Frame::Integer(2)], |args, shard| {
+            published.push((args[1].clone(), shard));
+            Frame::Integer(published.len() as i64 * 10)
+        });
+        let expected =
+            vec![Frame::Integer(1), Frame::simple("PONG"), Frame::Integer(10), Frame::Integer(2), Frame::Integer(20)];
         assert_eq!(replies, Frame::Array(expected));
+        assert_eq!(published, vec![(Bytes::from("c"), false), (Bytes::from("s"), true)]);
     }
 }
