@@ -1,9 +1,10 @@
 //! MULTI/EXEC/DISCARD/WATCH/UNWATCH.
 //!
 //! A transaction's data commands must share one slot (with the watched
-//! keys; else EXEC answers CROSSSLOT, as on a Redis cluster node), so the whole transaction is one item in one partition's batch: it
-//! is atomic, costs one log entry, and the watch check runs at apply time on
-//! the partition's single writer. Watched keys are remembered with the
+//! keys; else EXEC answers CROSSSLOT, as on a Redis cluster node), so the
+//! whole transaction is one item in one partition's batch: it is atomic,
+//! costs one log entry, and the watch check runs at apply time on the
+//! partition's single writer. Watched keys are remembered with the
 //! version they had; EXEC aborts if any version moved. PUBLISH and
 //! SPUBLISH may be queued: they publish once the transaction's writes are
 //! durable and applied, so a subscriber never hears of a write it could
@@ -158,20 +159,24 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
     if node.memory.over_limit() && multi.commands.iter().any(grows) {
         return Frame::error(format!("EXECABORT Transaction discarded because of: {}", crate::memory::OOM));
     }
-    let mut order = Vec::with_capacity(multi.commands.len());
     let mut slots = Vec::with_capacity(multi.commands.len());
-    let mut data = Vec::new();
-    for args in multi.commands {
-        let resolved = super::resolve(&args[0]);
-        slots.push(resolved.map(|r| r.index()));
-        match at_exec(node, session, resolved, args) {
-            Queued::Partition(args) => {
-                data.push(args);
-                order.push(Queued::Partition(Vec::new()));
-            }
-            other => order.push(other),
-        }
-    }
+    let mut order: Vec<Queued> = multi
+        .commands
+        .into_iter()
+        .map(|args| {
+            let resolved = super::resolve(&args[0]);
+            slots.push(resolved.map(|r| r.index()));
+            at_exec(node, session, resolved, args)
+        })
+        .collect();
+    // The partition's commands move into its entry; their places stay.
+    let data: Vec<Vec<Bytes>> = order
+        .iter_mut()
+        .filter_map(|queued| match queued {
+            Queued::Partition(args) => Some(std::mem::take(args)),
+            _ => None,
+        })
+        .collect();
     let slot = multi.slot.or(watch_slot).or_else(|| (!data.is_empty()).then_some(0));
     let data_replies = match slot {
         None => Vec::new(),
@@ -184,12 +189,8 @@ async fn exec(node: &Node, session: &mut Session) -> Frame {
             }
         }
     };
-    let replies =
-        splice(
-            order,
-            data_replies,
-            |args, shard| Frame::Integer(node.pubsub.publish(&args[1], &args[2], shard) as i64),
-        );
+    let publish = |args: &[Bytes], shard| Frame::Integer(node.pubsub.publish(&args[1], &args[2], shard) as i64);
+    let replies = splice(order, data_replies, publish);
     count_inner(node, &slots, &replies);
     replies
 }
