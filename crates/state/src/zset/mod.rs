@@ -169,10 +169,41 @@ impl ZSet {
         let previous = std::mem::replace(current, score);
         let (chunk, offset) = self.position(previous, member);
         debug_assert_eq!(self.chunks[chunk][offset].1.as_bytes(), member);
-        let (_, member) = self.take_at(chunk, offset);
-        self.place((score, member));
+        if !self.rescore_in_chunk(chunk, offset, score) {
+            let (_, member) = self.take_at(chunk, offset);
+            self.place((score, member));
+        }
         self.debug_check();
         Some(previous)
+    }
+
+    /// Re-scores the element at (chunk, offset) where its new place is in
+    /// the same chunk: the elements between shift by one, instead of a
+    /// removal and an insertion (half a chunk of shifting each, and a
+    /// second search). ZINCRBY mostly moves a member a few places. False
+    /// (nothing changed) when the new place may be in another chunk.
+    fn rescore_in_chunk(&mut self, chunk: usize, offset: usize, score: f64) -> bool {
+        let items = &self.chunks[chunk];
+        let others = items.len() - 1;
+        let member = items[offset].1.as_bytes();
+        let goes_up = order((items[offset].0, member), (score, member)) == Ordering::Less;
+        // Elements before the new place, itself excluded: the chunk is
+        // sorted, so "less than the new item" is true then false along it.
+        let below = items.partition_point(|(s, m)| order((*s, m.as_bytes()), (score, member)) == Ordering::Less);
+        let target = below - usize::from(goes_up);
+        let first_chunk = chunk == 0;
+        let last_chunk = chunk + 1 == self.chunks.len();
+        if (target == 0 && !first_chunk) || (target == others && !last_chunk) {
+            return false;
+        }
+        let items = &mut self.chunks[chunk];
+        match target.cmp(&offset) {
+            Ordering::Greater => items[offset..=target].rotate_left(1),
+            Ordering::Less => items[target..=offset].rotate_right(1),
+            Ordering::Equal => {}
+        }
+        items[target].0 = score;
+        true
     }
 
     /// Puts an element in order (its score is already in `scores`).
