@@ -53,13 +53,11 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # run PORT LOAD: "requests-per-second cpu-us-per-request" of one run.
 run() {
-  local load=(-t "$2") pid before after rps
-  [ "$2" = zincrby ] && load=(ZINCRBY leaderboard 1 'member:__rand_int__')
-  [ "$2" = xadd ] && load=(XADD orders '*' order 'o:__rand_int__')
+  local load pid before after rps
+  mapfile -t load < <(write_load "$2")
   pid=${pid_of[$1]}
   before=$(ticks "$pid")
-  rps=$(redis-benchmark -p "$1" -n "$REQUESTS" -r "$KEYS" -c "$CLIENTS" -q "${load[@]}" 2>/dev/null |
-    tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
+  rps=$(redis-benchmark -p "$1" -n "$REQUESTS" -r "$KEYS" -c "$CLIENTS" -q "${load[@]}" 2>/dev/null | per_second)
   after=$(ticks "$pid")
   echo "$rps $(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $REQUESTS" | bc -l)"
 }

@@ -58,8 +58,7 @@ LOADS=(
 rps() {
   local port=$1; shift
   # shellcheck disable=SC2068
-  redis-benchmark -p "$port" -n "$REQUESTS" -c "$CLIENTS" -q $@ 2>/dev/null |
-    tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
+  redis-benchmark -p "$port" -n "$REQUESTS" -c "$CLIENTS" -q $@ 2>/dev/null | per_second
 }
 
 populate "$weir_port"

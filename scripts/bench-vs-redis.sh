@@ -35,11 +35,8 @@ requests() { if [ "$1" -gt 1 ]; then echo $((REQUESTS * 4)); else echo "$REQUEST
 # rps PORT LOAD PIPELINE: one redis-benchmark run, requests per second.
 rps() {
   local n; n=$(requests "$3")
-  local load=(-t "$2")
-  [ "$2" = zincrby ] && load=(ZINCRBY leaderboard 1 'member:__rand_int__')
-  [ "$2" = xadd ] && load=(XADD orders '*' order 'o:__rand_int__')
-  redis-benchmark -p "$1" -n "$n" -r "$KEYS" -c "$CLIENTS" -P "$3" -q "${load[@]}" 2>/dev/null |
-    tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
+  local load; mapfile -t load < <(write_load "$2")
+  redis-benchmark -p "$1" -n "$n" -r "$KEYS" -c "$CLIENTS" -P "$3" -q "${load[@]}" 2>/dev/null | per_second
 }
 
 # fill_list PORT: enough elements in "mylist" for every rpop run to pop.

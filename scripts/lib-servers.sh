@@ -58,3 +58,19 @@ start_redis() {
 
 # median: the median of the numbers on stdin, one per line.
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# write_load NAME: redis-benchmark's arguments for a write load, one per
+# line: its own test (-t lpush, rpop...), ZINCRBY on one leaderboard
+# (members spread by -r), or XADD to one stream with auto IDs.
+write_load() {
+  case $1 in
+    zincrby) printf '%s\n' ZINCRBY leaderboard 1 'member:__rand_int__' ;;
+    xadd) printf '%s\n' XADD orders '*' order 'o:__rand_int__' ;;
+    *) printf '%s\n' -t "$1" ;;
+  esac
+}
+
+# per_second: the requests per second in redis-benchmark -q output (stdin).
+per_second() {
+  tr '\r' '\n' | grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
+}
